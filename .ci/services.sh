@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs (if missing) and starts the servers the tests need, idempotently; fails loudly.
+# Sourced by .ci/run; developers can source it too: `source .ci/services.sh`.
+set -euo pipefail
+
+log() { echo "[services] $*" >&2; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+start_postgres() {
+  apt_install postgresql
+  local version
+  version="$(ls /usr/lib/postgresql | sort -V | tail -1)"
+  if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -q "^$version main$"; then
+    pg_createcluster "$version" main >/dev/null
+  fi
+  if ! pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $4}' | grep -q online; then
+    log "starting PostgreSQL $version"
+    pg_ctlcluster "$version" main start
+  fi
+  for _ in $(seq 1 30); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && break
+    sleep 1
+  done
+  pg_isready -q -h 127.0.0.1 -p 5432 || { log "PostgreSQL did not become ready"; return 1; }
+  # A test-only superuser on loopback; the password is not a secret of any deployment.
+  su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='todo_test'\"" | grep -q 1 ||
+    su postgres -c "psql -qc \"CREATE ROLE todo_test LOGIN SUPERUSER PASSWORD 'todo_test'\""
+  export TODO_TEST_POSTGRES_URL="postgresql://todo_test:todo_test@127.0.0.1:5432/postgres"
+  log "PostgreSQL ready: $TODO_TEST_POSTGRES_URL"
+}
+
+start_chromium() {
+  apt_install chromium
+  export TODO_TEST_CHROMIUM=/usr/bin/chromium
+  log "Chromium: $("$TODO_TEST_CHROMIUM" --version 2>/dev/null || echo unknown)"
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Start a service PEX alone and require /healthz and /readyz to answer 200.
+# usage: smoke-pex.sh PEX PORT [ENV=VALUE ...]
+set -euo pipefail
+pex="$1"
+port="$2"
+shift 2
+log="$(mktemp)"
+env "$@" TODO_PORT="$port" TODO_WORKER_PORT="$port" "$pex" >"$log" 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 60); do
+  if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
+    echo "smoke: $pex answers /healthz and /readyz on port $port"
+    exit 0
+  fi
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 1
+done
+echo "smoke: $pex did not become healthy; its output:" >&2
+cat "$log" >&2
+exit 1

@@ -1,0 +1,107 @@
+"""The backend application: API, web UI, live updates, outbox relay and, in the embedded
+shape, the worker's handlers with the database scheduler in the same process."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from todo.backend.api.router import api_router
+from todo.backend.auth import TokenIssuer
+from todo.backend.db import create_engine, is_sqlite, session_factory
+from todo.backend.gateway_local import LocalTaskGateway
+from todo.backend.live import LiveUpdates
+from todo.backend.migrate import upgrade_async
+from todo.backend.outbox import OutboxRelay
+from todo.backend.runtime import Runtime
+from todo.backend.scheduler_db import DatabaseScheduler
+from todo.backend.settings import BackendSettings, BusKind, SchedulerKind, get_settings
+from todo.backend.web import web_router
+from todo.shared.bus_memory import MemoryEventBus
+from todo.shared.events import Topic
+from todo.shared.observability import configure_logging, health_router, instrument
+from todo.shared.ports import EventBus
+from todo.worker.handlers import ReminderService, TaskEventHandler
+
+log = logging.getLogger(__name__)
+
+
+def build_bus(settings: BackendSettings) -> EventBus:
+    if settings.bus is BusKind.MEMORY:
+        return MemoryEventBus()
+    raise NotImplementedError(f"TODO_BUS={settings.bus.value} is not available in this build")
+
+
+def create_app(settings: BackendSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    state: dict[str, Runtime] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.resolved_database_url()
+        if is_sqlite(url):
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.migrate_on_start:
+            await upgrade_async(url)
+        engine = create_engine(url, settings.database_pool_size)
+        sessions = session_factory(engine)
+        bus = build_bus(settings)
+        relay = OutboxRelay(sessions, bus, poll_seconds=settings.outbox_poll_seconds)
+        live = LiveUpdates()
+        # Every replica sees every refresh: its browsers may belong to any user.
+        bus.subscribe(Topic.TASK_UPDATES, f"backend-live-{uuid.uuid4().hex[:8]}", live)
+        scheduler: DatabaseScheduler | None = None
+        if settings.embedded_worker:
+            if settings.scheduler is not SchedulerKind.DATABASE:
+                raise ValueError("the embedded worker needs TODO_SCHEDULER=database")
+            scheduler = DatabaseScheduler(sessions)
+            gateway = LocalTaskGateway(sessions, relay)
+            reminders = ReminderService(scheduler, gateway)
+            scheduler.set_handler(reminders.on_job)
+            bus.subscribe(Topic.TASK_EVENTS, "worker", TaskEventHandler(reminders, gateway))
+        tokens = TokenIssuer(
+            secret=settings.resolved_jwt_secret(),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            lifetime=timedelta(minutes=settings.access_token_minutes),
+            jwks_url=settings.jwks_url,
+            external_issuer=settings.external_issuer,
+            external_audience=settings.external_audience,
+        )
+        runtime = Runtime(settings, engine, sessions, bus, relay, live, tokens)
+        app.state.runtime = runtime
+        state["runtime"] = runtime
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(engine.dispose)
+            await bus.start()
+            stack.push_async_callback(bus.stop)
+            await relay.start()
+            stack.push_async_callback(relay.stop)
+            if scheduler is not None:
+                await scheduler.start()
+                stack.push_async_callback(scheduler.stop)
+            log.info("backend started", extra={"database": engine.url.render_as_string()})
+            yield
+
+    async def database_ready() -> None:
+        async with state["runtime"].sessions() as session:
+            await session.execute(text("SELECT 1"))
+
+    app = FastAPI(
+        title="Todo Cloud",
+        version="0.1.0",
+        summary="Tasks with due dates, reminders and recurrence; every change is an event.",
+        lifespan=lifespan,
+    )
+    configure_logging(settings.log_level, settings.json_logs)
+    instrument(app)
+    app.include_router(health_router({"database": database_ready}))
+    app.include_router(api_router)
+    app.include_router(web_router)
+    return app

@@ -1,0 +1,147 @@
+"""Password hashing (argon2), our own JWTs, and optional tokens from an external issuer."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from todo.backend.models import User, UserRegister
+
+_hasher = PasswordHasher()
+# Verifying against this keeps the response time of an unknown email equal to a known one.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class EmailTaken(Exception):
+    pass
+
+
+class InvalidCredentials(Exception):
+    pass
+
+
+class InvalidToken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class TokenIssuer:
+    secret: str
+    issuer: str
+    audience: str
+    lifetime: timedelta
+    jwks_url: str = ""
+    external_issuer: str = ""
+    external_audience: str = ""
+
+    def issue(self, user_id: str) -> tuple[str, int]:
+        now = datetime.now(UTC)
+        claims = {
+            "sub": user_id,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + self.lifetime,
+        }
+        return jwt.encode(claims, self.secret, algorithm="HS256"), int(
+            self.lifetime.total_seconds()
+        )
+
+    def verify_local(self, token: str) -> str:
+        try:
+            claims = jwt.decode(
+                token,
+                self.secret,
+                algorithms=["HS256"],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["sub", "exp", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        return str(claims["sub"])
+
+    async def verify_external(self, token: str) -> dict[str, Any]:
+        if not self.jwks_url:
+            raise InvalidToken("token not issued by this service")
+        client = _jwks_client(self.jwks_url)
+        try:
+            # PyJWKClient fetches (and caches) keys with blocking I/O.
+            key = await asyncio.to_thread(client.get_signing_key_from_jwt, token)
+            return dict(
+                jwt.decode(
+                    token,
+                    key.key,
+                    algorithms=["RS256", "ES256", "PS256"],
+                    audience=self.external_audience or None,
+                    issuer=self.external_issuer or None,
+                    options={"require": ["sub", "exp"]},
+                )
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+
+    def is_local(self, token: str) -> bool:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from exc
+        return header.get("alg") == "HS256"
+
+
+_jwks_clients: dict[str, jwt.PyJWKClient] = {}
+
+
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    if url not in _jwks_clients:
+        _jwks_clients[url] = jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
+    return _jwks_clients[url]
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+async def register(session: AsyncSession, data: UserRegister) -> User:
+    email = data.email.lower()
+    if await session.scalar(select(User.id).where(col(User.email) == email)) is not None:
+        raise EmailTaken(email)
+    # argon2 is deliberately slow: keep it off the event loop.
+    password_hash = await asyncio.to_thread(hash_password, data.password)
+    user = User(email=email, display_name=data.display_name.strip(), password_hash=password_hash)
+    session.add(user)
+    await session.commit()
+    return user
+
+
+async def authenticate(session: AsyncSession, email: str, password: str) -> User:
+    user = await session.scalar(select(User).where(col(User.email) == email.lower()))
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    try:
+        await asyncio.to_thread(_hasher.verify, stored, password)
+    except (VerificationError, InvalidHashError):
+        raise InvalidCredentials from None
+    if user is None or not user.password_hash:
+        raise InvalidCredentials
+    return user
+
+
+async def user_for_external_claims(session: AsyncSession, claims: dict[str, Any]) -> User:
+    """Users of an external issuer get an account on first sight, keyed by issuer subject."""
+    subject = f"{claims.get('iss', '')}|{claims['sub']}"
+    user = await session.scalar(select(User).where(col(User.external_subject) == subject))
+    if user is not None:
+        return user
+    email = str(claims.get("email") or f"{claims['sub']}@external.invalid").lower()
+    user = User(email=email, external_subject=subject, display_name=str(claims.get("name", "")))
+    session.add(user)
+    await session.commit()
+    return user

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import httpx
+import jwt
+from fastapi import FastAPI
+from sqlmodel import select
+
+from todo.backend.conftest import signup
+from todo.backend.models import User
+
+
+async def test_register_login_and_me(client: httpx.AsyncClient) -> None:
+    created = await client.post(
+        "/api/v1/auth/register",
+        json={"email": "Carol@Example.com", "password": "long enough", "display_name": "Carol"},
+    )
+    assert created.status_code == 201
+    assert created.json()["user"]["email"] == "carol@example.com"
+
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": "carol@example.com", "password": "long enough"}
+    )
+    assert login.status_code == 200
+    token = login.json()["access_token"]
+    me = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["display_name"] == "Carol"
+
+
+async def test_password_is_stored_as_argon2_hash(client: httpx.AsyncClient, app: FastAPI) -> None:
+    await signup(client, "dave@example.com")
+    async with app.state.runtime.sessions() as session:
+        user = await session.scalar(select(User).where(User.email == "dave@example.com"))
+    assert user is not None
+    assert user.password_hash is not None
+    assert user.password_hash.startswith("$argon2id$")
+    assert "correct horse" not in user.password_hash
+
+
+async def test_duplicate_email_is_409(client: httpx.AsyncClient) -> None:
+    await signup(client, "erin@example.com")
+    again = await client.post(
+        "/api/v1/auth/register", json={"email": "ERIN@example.com", "password": "whatever123"}
+    )
+    assert again.status_code == 409
+    assert "already exists" in again.json()["detail"]
+
+
+async def test_wrong_password_and_unknown_email_are_the_same_401(
+    client: httpx.AsyncClient,
+) -> None:
+    await signup(client, "frank@example.com")
+    wrong = await client.post(
+        "/api/v1/auth/login", json={"email": "frank@example.com", "password": "nope-nope"}
+    )
+    unknown = await client.post(
+        "/api/v1/auth/login", json={"email": "nobody@example.com", "password": "nope-nope"}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+
+
+async def test_register_validation_names_the_field(client: httpx.AsyncClient) -> None:
+    bad = await client.post(
+        "/api/v1/auth/register", json={"email": "not-an-email", "password": "x"}
+    )
+    assert bad.status_code == 422
+    fields = {tuple(e["loc"]) for e in bad.json()["detail"]}
+    assert ("body", "email") in fields
+    assert ("body", "password") in fields
+
+
+async def test_missing_forged_and_expired_tokens_are_401(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    assert (await client.get("/api/v1/tasks")).status_code == 401
+    forged = jwt.encode({"sub": "x", "iss": "todo-cloud", "aud": "todo-cloud"}, "other-secret")
+    r = await client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {forged}"})
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"] == "Bearer"
+    r = await client.get("/api/v1/tasks", headers={"Authorization": "Bearer not.a.jwt"})
+    assert r.status_code == 401
+    tokens = app.state.runtime.tokens
+    expired_issuer = dataclasses.replace(tokens, lifetime=timedelta(seconds=-1))
+    me = await signup(client)
+    user_id = (await client.get("/api/v1/users/me", headers=me)).json()["id"]
+    expired, _ = expired_issuer.issue(user_id)
+    r = await client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {expired}"})
+    assert r.status_code == 401
+    assert "expired" in r.json()["detail"]

@@ -1,0 +1,29 @@
+"""`backend` entry point: serve the API and web UI with uvicorn."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from todo.backend.app import create_app
+from todo.backend.settings import get_settings
+
+
+def run() -> None:
+    settings = get_settings()
+    app = create_app(settings)
+    shape = (
+        "embedded (SQLite, in-process bus and scheduler)" if settings.embedded_worker else "service"
+    )
+    print(f"Todo Cloud {shape}: open http://{settings.host}:{settings.port}/", flush=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,127 @@
+"""Transactional outbox: events are written with the change, and a relay publishes them.
+
+A bus or sidecar outage delays events but never loses them: rows stay unpublished until
+the bus accepts them. The relay publishes in commit order and stops a batch at the first
+failure, so per-user order holds. On PostgreSQL only one relay at a time (an advisory
+lock held for the batch transaction) publishes, whatever the number of replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col, select
+
+from todo.backend.db import dialect_name
+from todo.backend.models import OutboxEvent
+from todo.shared.events import TOPIC_OF_TYPE, CloudEvent
+from todo.shared.metrics import OUTBOX_PUBLISH_LAG
+from todo.shared.ports import EventPublisher
+
+log = logging.getLogger(__name__)
+
+# An arbitrary constant: the key of the PostgreSQL advisory lock that elects the relay.
+RELAY_LOCK_KEY = 0x70D0_0B0C
+
+
+def add_event(session: AsyncSession, event: CloudEvent) -> None:
+    """Stage `event` in the caller's transaction."""
+    session.add(
+        OutboxEvent(
+            event_id=event.id,
+            topic=TOPIC_OF_TYPE[event.type].value,
+            partition_key=event.partitionkey,
+            payload=event.model_dump(mode="json"),
+        )
+    )
+
+
+@dataclass
+class OutboxRelay:
+    sessions: async_sessionmaker[AsyncSession]
+    publisher: EventPublisher
+    poll_seconds: float = 1.0
+    batch_size: int = 200
+    max_backoff_seconds: float = 30.0
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    def poke(self) -> None:
+        """Called after a commit that added events: publish now rather than at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        backoff = 0.0
+        while True:
+            if backoff:
+                await asyncio.sleep(backoff)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            self._wake.clear()
+            try:
+                published, failed = await self.publish_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay batch failed")
+                failed = True
+                published = 0
+            if failed:
+                backoff = min(self.max_backoff_seconds, max(0.1, backoff * 2))
+            else:
+                backoff = 0.0
+                if published >= self.batch_size:
+                    self._wake.set()
+
+    async def publish_pending(self) -> tuple[int, bool]:
+        """Publish one batch; returns (events published, whether one failed)."""
+        async with self.sessions() as session, session.begin():
+            if dialect_name(session) == "postgresql":
+                got = await session.scalar(
+                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": RELAY_LOCK_KEY}
+                )
+                if not got:
+                    return 0, False
+            rows = (
+                await session.scalars(
+                    select(OutboxEvent)
+                    .where(col(OutboxEvent.published_at).is_(None))
+                    .order_by(col(OutboxEvent.seq))
+                    .limit(self.batch_size)
+                )
+            ).all()
+            published = 0
+            for row in rows:
+                event = CloudEvent.model_validate(row.payload)
+                try:
+                    await self.publisher.publish(row.topic, event)
+                except Exception as exc:
+                    row.attempts += 1
+                    row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                    log.warning(
+                        "outbox publish failed; will retry",
+                        extra={"event_id": row.event_id, "attempts": row.attempts},
+                    )
+                    return published, True
+                now = datetime.now(UTC)
+                row.published_at = now
+                OUTBOX_PUBLISH_LAG.observe((now - row.created_at).total_seconds())
+                published += 1
+            return published, False

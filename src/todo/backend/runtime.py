@@ -1,0 +1,24 @@
+"""What one running backend holds: engine, sessions, bus, relay, scheduler, live updates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from todo.backend.auth import TokenIssuer
+from todo.backend.live import LiveUpdates
+from todo.backend.outbox import OutboxRelay
+from todo.backend.settings import BackendSettings
+from todo.shared.ports import EventBus
+
+
+@dataclass
+class Runtime:
+    settings: BackendSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    bus: EventBus
+    relay: OutboxRelay
+    live: LiveUpdates
+    tokens: TokenIssuer

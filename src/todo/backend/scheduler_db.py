@@ -1,0 +1,139 @@
+"""The embedded shape's reminder scheduler: durable one-shot jobs in the database.
+
+Jobs fire never before their due time; a job whose handler fails is retried with
+backoff. Because jobs are rows, a job scheduled before a restart fires after it, and a
+crash between the handler and the job's deletion only repeats a handler that is itself
+idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col, select
+
+from todo.backend.models import ScheduledJob, new_id
+from todo.shared.ports import JobHandler, PermanentEventError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DatabaseScheduler:
+    sessions: async_sessionmaker[AsyncSession]
+    max_idle_seconds: float = 30.0
+    max_attempts: int = 10
+    _handler: JobHandler | None = None
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    def set_handler(self, handler: JobHandler) -> None:
+        self._handler = handler
+
+    async def schedule(self, name: str, due_at: datetime, payload: dict[str, Any]) -> None:
+        async with self.sessions() as session:
+            job = await session.get(ScheduledJob, name)
+            if job is None:
+                session.add(ScheduledJob(name=name, due_at=due_at, payload=payload))
+            else:
+                job.due_at = due_at
+                job.payload = payload
+                job.generation = new_id()
+                job.attempts = 0
+            await session.commit()
+        self._wake.set()
+
+    async def cancel(self, name: str) -> None:
+        async with self.sessions() as session:
+            await session.execute(delete(ScheduledJob).where(col(ScheduledJob.name) == name))
+            await session.commit()
+
+    async def start(self) -> None:
+        if self._handler is None:
+            raise RuntimeError("DatabaseScheduler started without a job handler")
+        self._task = asyncio.create_task(self._run(), name="db-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                delay = await self.fire_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduler loop failed")
+                delay = 1.0
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def fire_due(self) -> float:
+        """Fire every due job; returns seconds until the next one (capped)."""
+        assert self._handler is not None
+        while True:
+            now = datetime.now(UTC)
+            async with self.sessions() as session:
+                job = await session.scalar(
+                    select(ScheduledJob)
+                    .where(col(ScheduledJob.due_at) <= now)
+                    .order_by(col(ScheduledJob.due_at))
+                    .limit(1)
+                )
+                if job is None:
+                    upcoming = await session.scalar(
+                        select(ScheduledJob.due_at).order_by(col(ScheduledJob.due_at)).limit(1)
+                    )
+                    if upcoming is None:
+                        return self.max_idle_seconds
+                    return max(0.0, min(self.max_idle_seconds, (upcoming - now).total_seconds()))
+                name, generation, payload = job.name, job.generation, dict(job.payload)
+            await self._fire(name, generation, payload)
+
+    async def _fire(self, name: str, generation: str, payload: dict[str, Any]) -> None:
+        assert self._handler is not None
+        try:
+            await self._handler(name, payload)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            permanent = isinstance(exc, PermanentEventError)
+            await self._after_failure(name, generation, exc, permanent)
+            return
+        async with self.sessions() as session:
+            # The handler may have rescheduled this name: only the generation that fired goes.
+            await session.execute(
+                delete(ScheduledJob).where(
+                    col(ScheduledJob.name) == name, col(ScheduledJob.generation) == generation
+                )
+            )
+            await session.commit()
+
+    async def _after_failure(
+        self, name: str, generation: str, exc: Exception, permanent: bool
+    ) -> None:
+        async with self.sessions() as session:
+            job = await session.get(ScheduledJob, name)
+            if job is None or job.generation != generation:
+                return
+            job.attempts += 1
+            if permanent or job.attempts >= self.max_attempts:
+                log.error("job dropped", extra={"job": name, "error": str(exc)})
+                await session.delete(job)
+            else:
+                backoff = min(300.0, 0.5 * 2**job.attempts)
+                log.warning("job failed, retrying", extra={"job": name, "attempt": job.attempts})
+                job.due_at = datetime.now(UTC) + timedelta(seconds=backoff)
+            await session.commit()

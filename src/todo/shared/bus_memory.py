@@ -1,0 +1,102 @@
+"""In-process event bus for the embedded shape.
+
+Per consumer group, one queue and one delivery task per topic: events reach a group in
+publish order (per-user order holds because everything is one partition), handlers that
+raise are retried with backoff, and events that still fail are dead-lettered (logged and
+counted), the same contract as the Kafka and Dapr adapters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from todo.shared.events import CloudEvent
+from todo.shared.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_PUBLISHED
+from todo.shared.ports import EventHandler, PermanentEventError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Subscription:
+    topic: str
+    group: str
+    handler: EventHandler
+    queue: asyncio.Queue[CloudEvent] = field(default_factory=asyncio.Queue)
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class MemoryEventBus:
+    max_attempts: int = 5
+    base_backoff_seconds: float = 0.05
+    _subs: list[_Subscription] = field(default_factory=list)
+    dead_letters: list[tuple[CloudEvent, str]] = field(default_factory=list)
+
+    def subscribe(self, topic: str, group: str, handler: EventHandler) -> None:
+        self._subs.append(_Subscription(topic, group, handler))
+
+    async def publish(self, topic: str, event: CloudEvent) -> None:
+        for sub in self._subs:
+            if sub.topic == topic:
+                sub.queue.put_nowait(event)
+        EVENTS_PUBLISHED.labels(topic=topic, adapter="memory").inc()
+
+    async def start(self) -> None:
+        for sub in self._subs:
+            if sub.task is None:
+                sub.task = asyncio.create_task(self._deliver(sub), name=f"bus:{sub.group}")
+
+    async def stop(self) -> None:
+        tasks = [s.task for s in self._subs if s.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for sub in self._subs:
+            sub.task = None
+
+    async def drain(self) -> None:
+        """Wait until every queued event has been handled (tests, orderly shutdown)."""
+        for sub in self._subs:
+            await sub.queue.join()
+
+    async def _deliver(self, sub: _Subscription) -> None:
+        while True:
+            event = await sub.queue.get()
+            try:
+                await self._handle(sub, event)
+            finally:
+                sub.queue.task_done()
+
+    async def _handle(self, sub: _Subscription, event: CloudEvent) -> None:
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                await sub.handler(event)
+                EVENTS_CONSUMED.labels(topic=sub.topic, group=sub.group, outcome="ok").inc()
+                return
+            except PermanentEventError as exc:
+                self._dead_letter(sub, event, f"permanent: {exc}")
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if attempt == self.max_attempts:
+                    self._dead_letter(sub, event, f"{type(exc).__name__}: {exc}")
+                    return
+                log.warning(
+                    "handler failed, retrying",
+                    extra={"group": sub.group, "event_id": event.id, "attempt": attempt},
+                    exc_info=True,
+                )
+                await asyncio.sleep(self.base_backoff_seconds * 2 ** (attempt - 1))
+
+    def _dead_letter(self, sub: _Subscription, event: CloudEvent, error: str) -> None:
+        log.error(
+            "event dead-lettered",
+            extra={"group": sub.group, "event_id": event.id, "type": event.type, "error": error},
+        )
+        EVENTS_CONSUMED.labels(topic=sub.topic, group=sub.group, outcome="dead_letter").inc()
+        EVENTS_DEAD_LETTERED.labels(topic=sub.topic, group=sub.group).inc()
+        self.dead_letters.append((event, error))

@@ -1,0 +1,28 @@
+"""Prometheus metrics shared by every service (one registry per process)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+EVENTS_PUBLISHED = Counter(
+    "todo_events_published_total", "Events accepted by the bus", ["topic", "adapter"]
+)
+EVENTS_CONSUMED = Counter(
+    "todo_events_consumed_total",
+    "Events handled by a consumer group",
+    ["topic", "group", "outcome"],
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "todo_events_dead_lettered_total", "Events given up on after retries", ["topic", "group"]
+)
+OUTBOX_PUBLISH_LAG = Histogram(
+    "todo_outbox_publish_lag_seconds",
+    "From the commit of a change to its event being accepted by the bus",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+REMINDER_LATENESS = Histogram(
+    "todo_reminder_lateness_seconds",
+    "From a reminder's due time to its notification being recorded",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+JOBS_FIRED = Counter("todo_jobs_fired_total", "Scheduled jobs fired", ["outcome"])

@@ -1,0 +1,57 @@
+"""Ports: what the domain needs from the outside world, with no word of how.
+
+Adapters live beside them: `bus_memory` and `scheduler_db` for the embedded shape; the
+Kafka and Dapr adapters for the distributed one. Domain logic (the worker's handlers, the
+backend's services) is written against these protocols only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from todo.shared.events import CloudEvent, TaskSnapshot
+
+EventHandler = Callable[[CloudEvent], Awaitable[None]]
+JobHandler = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+class PermanentEventError(Exception):
+    """A handler's verdict that retrying this event can never succeed (dead-letter it)."""
+
+
+class EventPublisher(Protocol):
+    async def publish(self, topic: str, event: CloudEvent) -> None:
+        """Deliver `event` to `topic`, keyed by its partition key; raise if not accepted."""
+
+
+class EventBus(EventPublisher, Protocol):
+    def subscribe(self, topic: str, group: str, handler: EventHandler) -> None:
+        """Call `handler` for every event on `topic`, once per consumer `group`."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class ReminderScheduler(Protocol):
+    """Durable one-shot jobs by name: scheduling a name again replaces its job."""
+
+    async def schedule(self, name: str, due_at: datetime, payload: dict[str, Any]) -> None: ...
+
+    async def cancel(self, name: str) -> None: ...
+
+
+class TaskGateway(Protocol):
+    """What the worker asks of the task service (in process, or by service invocation)."""
+
+    async def get_task(self, task_id: str) -> TaskSnapshot | None: ...
+
+    async def create_next_occurrence(self, task_id: str, idempotency_key: str) -> str | None:
+        """Create the next occurrence of a recurring task exactly once per key; return its id."""
+
+    async def record_reminder(
+        self, task_id: str, fire_at: datetime, title: str
+    ) -> tuple[str, bool]:
+        """Record the reminder notification once per (task, fire time): (id, newly created)."""
