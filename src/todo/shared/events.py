@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -218,4 +218,11 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     return out
 
 
-EventId = Annotated[str, Field(min_length=1, max_length=200)]
+if __name__ == "__main__":
+    # Regenerates the checked-in contract: ./pants run src/todo/shared/events.py
+    import json
+    import pathlib
+
+    target = pathlib.Path("src/todo/shared/event_schemas.json")
+    target.write_text(json.dumps(json_schemas(), indent=2, sort_keys=True) + "\n")
+    print(f"wrote {target}")

@@ -1,0 +1,82 @@
+"""Live updates over a real HTTP server: a browser's stream sees its user's changes only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import uvicorn
+
+from todo.backend.app import create_app
+from todo.backend.conftest import signup
+from todo.backend.settings import BackendSettings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def base_url(settings: BackendSettings) -> AsyncIterator[str]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await serving
+
+
+async def read_events(response: httpx.Response, out: asyncio.Queue[tuple[str, str]]) -> None:
+    event = ""
+    async for line in response.aiter_lines():
+        if line.startswith("event:"):
+            event = line.removeprefix("event:").strip()
+        elif line.startswith("data:"):
+            await out.put((event, line.removeprefix("data:").strip()))
+
+
+async def test_stream_pushes_refreshes_to_the_owner_only(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        alice = await signup(client, "alice@example.com")
+        bob = await signup(client, "bob@example.com")
+        alice_events: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        bob_events: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        async with (
+            client.stream("GET", "/api/v1/events/stream", headers=alice) as alice_stream,
+            client.stream("GET", "/api/v1/events/stream", headers=bob) as bob_stream,
+        ):
+            assert alice_stream.headers["content-type"].startswith("text/event-stream")
+            readers = [
+                asyncio.create_task(read_events(alice_stream, alice_events)),
+                asyncio.create_task(read_events(bob_stream, bob_events)),
+            ]
+            assert (await asyncio.wait_for(alice_events.get(), 5))[0] == "ready"
+            assert (await asyncio.wait_for(bob_events.get(), 5))[0] == "ready"
+            created = await client.post("/api/v1/tasks", headers=alice, json={"title": "Live"})
+            kind, data = await asyncio.wait_for(alice_events.get(), 5)
+            assert kind == "refresh"
+            event = json.loads(data)
+            assert event["type"] == "todo.client.refresh.v1"
+            assert event["data"]["task_id"] == created.json()["id"]
+            assert event["data"]["reason"] == "todo.task.created.v1"
+            await asyncio.sleep(0.5)
+            assert bob_events.empty()
+            for reader in readers:
+                reader.cancel()
+
+
+async def test_stream_requires_a_token(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        r = await client.get("/api/v1/events/stream")
+        assert r.status_code == 401

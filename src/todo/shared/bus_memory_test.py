@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from todo.shared.bus_memory import MemoryEventBus
+from todo.shared.events import CloudEvent
+from todo.shared.ports import EventHandler, PermanentEventError
+
+
+def event(n: int, owner: str = "u1") -> CloudEvent:
+    return CloudEvent(source="/test", type="todo.test.v1", partitionkey=owner, data={"n": n})
+
+
+async def test_each_group_gets_every_event_in_order() -> None:
+    bus = MemoryEventBus()
+    seen: dict[str, list[int]] = {"a": [], "b": []}
+
+    def collector(group: str) -> EventHandler:
+        async def handle(e: CloudEvent) -> None:
+            seen[group].append(e.data["n"])
+
+        return handle
+
+    bus.subscribe("t", "a", collector("a"))
+    bus.subscribe("t", "b", collector("b"))
+    bus.subscribe("other", "a", collector("a"))
+    await bus.start()
+    for n in range(50):
+        await bus.publish("t", event(n))
+    await bus.drain()
+    await bus.stop()
+    assert seen == {"a": list(range(50)), "b": list(range(50))}
+
+
+async def test_failures_are_retried_then_dead_lettered() -> None:
+    bus = MemoryEventBus(max_attempts=3, base_backoff_seconds=0.001)
+    attempts: list[int] = []
+
+    async def flaky(e: CloudEvent) -> None:
+        attempts.append(e.data["n"])
+        if e.data["n"] == 1 and attempts.count(1) < 2:
+            raise RuntimeError("transient")
+        if e.data["n"] == 2:
+            raise RuntimeError("always broken")
+
+    bus.subscribe("t", "g", flaky)
+    await bus.start()
+    for n in (1, 2, 3):
+        await bus.publish("t", event(n))
+    await bus.drain()
+    await bus.stop()
+    assert attempts == [1, 1, 2, 2, 2, 3]
+    assert [(e.data["n"], err) for e, err in bus.dead_letters] == [
+        (2, "RuntimeError: always broken")
+    ]
+
+
+async def test_permanent_errors_are_not_retried() -> None:
+    bus = MemoryEventBus(base_backoff_seconds=0.001)
+    calls = 0
+
+    async def poison(e: CloudEvent) -> None:
+        nonlocal calls
+        calls += 1
+        raise PermanentEventError("cannot parse")
+
+    bus.subscribe("t", "g", poison)
+    await bus.start()
+    await bus.publish("t", event(1))
+    await bus.drain()
+    await bus.stop()
+    assert calls == 1
+    assert bus.dead_letters[0][1] == "permanent: cannot parse"
+
+
+async def test_stop_cancels_delivery() -> None:
+    bus = MemoryEventBus()
+    started = asyncio.Event()
+
+    async def slow(e: CloudEvent) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    bus.subscribe("t", "g", slow)
+    await bus.start()
+    await bus.publish("t", event(1))
+    await asyncio.wait_for(started.wait(), 1)
+    await asyncio.wait_for(bus.stop(), 1)
+
+
+@pytest.mark.parametrize("topic", ["t", "unsubscribed"])
+async def test_publish_without_start_does_not_block(topic: str) -> None:
+    bus = MemoryEventBus()
+    await asyncio.wait_for(bus.publish(topic, event(1)), 1)
