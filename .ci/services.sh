@@ -45,3 +45,10 @@ start_chromium() {
   export TODO_TEST_CHROMIUM=/usr/bin/chromium
   log "Chromium: $("$TODO_TEST_CHROMIUM" --version 2>/dev/null || echo unknown)"
 }
+
+ensure_kafka_prereqs() {
+  # The Kafka broker of the tests runs from Apache's jars, fetched by Maven on a JVM.
+  command -v java >/dev/null 2>&1 || apt_install openjdk-17-jre-headless
+  command -v mvn >/dev/null 2>&1 || apt_install maven
+  log "Kafka prerequisites: $(java -version 2>&1 | head -1); $(mvn -v 2>/dev/null | head -1)"
+}

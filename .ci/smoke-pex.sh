@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Start a service PEX alone and require /healthz and /readyz to answer 200.
-# usage: smoke-pex.sh PEX PORT [ENV=VALUE ...]
+# Start a service PEX alone and require /healthz (and, with CHECK=ready, /readyz) to
+# answer 200. usage: [CHECK=ready|alive] smoke-pex.sh PEX PORT [ENV=VALUE ...]
 set -euo pipefail
 pex="$1"
 port="$2"
@@ -11,8 +11,12 @@ pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 60); do
   if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
-    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
-    echo "smoke: $pex answers /healthz and /readyz on port $port"
+    if [ "${CHECK:-ready}" = "ready" ]; then
+      curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
+      echo "smoke: $pex answers /healthz and /readyz on port $port"
+    else
+      echo "smoke: $pex answers /healthz on port $port (readyz: $(curl -s "http://127.0.0.1:$port/readyz"))"
+    fi
     exit 0
   fi
   kill -0 "$pid" 2>/dev/null || break

@@ -12,21 +12,22 @@ from datetime import timedelta
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from todo.backend.api.router import api_router
+from todo.backend.api.router import api_router, internal_router
 from todo.backend.auth import TokenIssuer
-from todo.backend.db import create_engine, is_sqlite, session_factory
 from todo.backend.gateway_local import LocalTaskGateway
 from todo.backend.live import LiveUpdates
 from todo.backend.migrate import upgrade_async
 from todo.backend.outbox import OutboxRelay
 from todo.backend.runtime import Runtime
-from todo.backend.scheduler_db import DatabaseScheduler
 from todo.backend.settings import BackendSettings, BusKind, SchedulerKind, get_settings
 from todo.backend.web import web_router
+from todo.shared.bus_kafka import KafkaEventBus
 from todo.shared.bus_memory import MemoryEventBus
+from todo.shared.db import create_engine, is_sqlite, session_factory
 from todo.shared.events import Topic
 from todo.shared.observability import configure_logging, health_router, instrument
 from todo.shared.ports import EventBus
+from todo.shared.scheduler_db import DatabaseScheduler
 from todo.worker.handlers import ReminderService, TaskEventHandler
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 def build_bus(settings: BackendSettings) -> EventBus:
     if settings.bus is BusKind.MEMORY:
         return MemoryEventBus()
+    if settings.bus is BusKind.KAFKA:
+        return KafkaEventBus(settings.kafka_bootstrap, client_id="todo-backend")
     raise NotImplementedError(f"TODO_BUS={settings.bus.value} is not available in this build")
 
 
@@ -101,7 +104,13 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
     )
     configure_logging(settings.log_level, settings.json_logs)
     instrument(app)
-    app.include_router(health_router({"database": database_ready}))
+
+    async def bus_ready() -> None:
+        if not state["runtime"].bus.ready:
+            raise ConnectionError(f"event bus ({settings.bus.value}) not connected")
+
+    app.include_router(health_router({"database": database_ready, "event bus": bus_ready}))
     app.include_router(api_router)
+    app.include_router(internal_router)
     app.include_router(web_router)
     return app

@@ -23,7 +23,7 @@ from pydantic import (
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from todo.backend.db import UTCDateTime
+from todo.shared.db import UTCDateTime
 from todo.shared.events import ReminderKind, ReminderSpec
 from todo.shared.recurrence import RecurrenceRule
 
@@ -364,17 +364,3 @@ class OutboxEvent(SQLModel, table=True):
     published_at: datetime | None = _utc_column()
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None)
-
-
-class ScheduledJob(SQLModel, table=True):
-    """A durable one-shot job of the embedded scheduler (the Dapr Jobs API's stand-in
-    for the one-process shape): survives restarts because it lives in the database."""
-
-    __tablename__ = "scheduled_jobs"
-
-    name: str = Field(primary_key=True, max_length=200)
-    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
-    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    # Changes on every (re)schedule, so a firing never deletes a newer replacement.
-    generation: str = Field(default_factory=new_id, max_length=36)
-    attempts: int = Field(default=0)

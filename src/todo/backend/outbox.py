@@ -18,8 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from todo.backend.db import dialect_name
 from todo.backend.models import OutboxEvent
+from todo.shared.db import dialect_name
 from todo.shared.events import TOPIC_OF_TYPE, CloudEvent
 from todo.shared.metrics import OUTBOX_PUBLISH_LAG
 from todo.shared.ports import EventPublisher
@@ -48,7 +48,7 @@ class OutboxRelay:
     publisher: EventPublisher
     poll_seconds: float = 1.0
     batch_size: int = 200
-    max_backoff_seconds: float = 30.0
+    max_backoff_seconds: float = 5.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
 
@@ -107,21 +107,24 @@ class OutboxRelay:
                     .limit(self.batch_size)
                 )
             ).all()
-            published = 0
+            if not rows:
+                return 0, False
+            items = [(row.topic, CloudEvent.model_validate(row.payload)) for row in rows]
+            try:
+                await self.publisher.publish_batch(items)
+            except Exception as exc:
+                # Some of the batch may have gone out: delivery is at least once, and
+                # consumers are idempotent, so the whole batch is sent again later.
+                head = rows[0]
+                head.attempts += 1
+                head.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                log.warning(
+                    "outbox publish failed; will retry",
+                    extra={"event_id": head.event_id, "attempts": head.attempts},
+                )
+                return 0, True
+            now = datetime.now(UTC)
             for row in rows:
-                event = CloudEvent.model_validate(row.payload)
-                try:
-                    await self.publisher.publish(row.topic, event)
-                except Exception as exc:
-                    row.attempts += 1
-                    row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                    log.warning(
-                        "outbox publish failed; will retry",
-                        extra={"event_id": row.event_id, "attempts": row.attempts},
-                    )
-                    return published, True
-                now = datetime.now(UTC)
                 row.published_at = now
                 OUTBOX_PUBLISH_LAG.observe((now - row.created_at).total_seconds())
-                published += 1
-            return published, False
+            return len(rows), False

@@ -51,6 +51,7 @@ class BackendSettings(BaseSettings):
     external_issuer: str = ""
     external_audience: str = ""
     bus: BusKind = BusKind.MEMORY
+    kafka_bootstrap: str = "127.0.0.1:9092"
     scheduler: SchedulerKind = SchedulerKind.DATABASE
     # Run the worker's handlers in this process (the embedded shape).
     embedded_worker: bool = True
@@ -70,6 +71,8 @@ class BackendSettings(BaseSettings):
                     "TODO_JWT_SECRET must be set to a random value of at least 32 characters "
                     f"when TODO_ENVIRONMENT={self.environment.value}"
                 )
+            if self.bus is BusKind.MEMORY and not self.embedded_worker:
+                raise ValueError("TODO_BUS=memory reaches no worker: use kafka or dapr")
             if not self.database_url:
                 raise ValueError(
                     f"TODO_DATABASE_URL must be set when TODO_ENVIRONMENT={self.environment.value}"

@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, delete, select
 
-from todo.backend.db import dialect_name
 from todo.backend.models import (
     PRIORITY_RANK,
     TASK_SEARCH_DOCUMENT,
@@ -29,6 +28,7 @@ from todo.backend.models import (
     utcnow,
 )
 from todo.backend.outbox import add_event
+from todo.shared.db import dialect_name
 from todo.shared.events import (
     EventType,
     RefreshData,

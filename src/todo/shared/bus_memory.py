@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from todo.shared.events import CloudEvent
@@ -43,6 +44,14 @@ class MemoryEventBus:
             if sub.topic == topic:
                 sub.queue.put_nowait(event)
         EVENTS_PUBLISHED.labels(topic=topic, adapter="memory").inc()
+
+    @property
+    def ready(self) -> bool:
+        return True
+
+    async def publish_batch(self, items: Sequence[tuple[str, CloudEvent]]) -> None:
+        for topic, event in items:
+            await self.publish(topic, event)
 
     async def start(self) -> None:
         for sub in self._subs:

@@ -26,3 +26,8 @@ REMINDER_LATENESS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
 JOBS_FIRED = Counter("todo_jobs_fired_total", "Scheduled jobs fired", ["outcome"])
+REMINDER_DELIVERY_LATENESS = Histogram(
+    "todo_reminder_delivery_lateness_seconds",
+    "From a reminder's due time to its event being consumed from `reminders`",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)

@@ -7,7 +7,7 @@ backend's services) is written against these protocols only.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -25,6 +25,9 @@ class EventPublisher(Protocol):
     async def publish(self, topic: str, event: CloudEvent) -> None:
         """Deliver `event` to `topic`, keyed by its partition key; raise if not accepted."""
 
+    async def publish_batch(self, items: Sequence[tuple[str, CloudEvent]]) -> None:
+        """Deliver every (topic, event) in order; raise unless all were accepted."""
+
 
 class EventBus(EventPublisher, Protocol):
     def subscribe(self, topic: str, group: str, handler: EventHandler) -> None:
@@ -33,6 +36,10 @@ class EventBus(EventPublisher, Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+    @property
+    def ready(self) -> bool:
+        """Connected and delivering (readiness)."""
 
 
 class ReminderScheduler(Protocol):

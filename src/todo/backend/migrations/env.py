@@ -9,7 +9,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import todo.backend.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import todo.backend.models  # (registers the tables on SQLModel.metadata)
+import todo.shared.scheduler_db  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import todo.backend.db
+import todo.shared.db
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -26,8 +26,8 @@ def upgrade() -> None:
         sa.Column("topic", sa.String(length=64), nullable=False),
         sa.Column("partition_key", sa.String(length=64), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("created_at", todo.backend.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("published_at", todo.backend.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", todo.shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", todo.shared.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.String(), nullable=True),
         sa.PrimaryKeyConstraint("seq"),
@@ -39,7 +39,7 @@ def upgrade() -> None:
     op.create_table(
         "scheduled_jobs",
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("due_at", todo.backend.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("due_at", todo.shared.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("generation", sa.String(length=36), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
@@ -55,7 +55,7 @@ def upgrade() -> None:
         sa.Column("display_name", sa.String(length=100), nullable=False),
         sa.Column("password_hash", sa.String(length=200), nullable=True),
         sa.Column("external_subject", sa.String(length=255), nullable=True),
-        sa.Column("created_at", todo.backend.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", todo.shared.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("external_subject"),
     )
@@ -69,9 +69,9 @@ def upgrade() -> None:
         sa.Column("task_id", sa.String(length=36), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
-        sa.Column("fire_at", todo.backend.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", todo.backend.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("read_at", todo.backend.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("fire_at", todo.shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", todo.shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("read_at", todo.shared.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("task_id", "fire_at", name="uq_notifications_task_fire"),
@@ -90,18 +90,18 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("priority", sa.String(length=16), nullable=False),
         sa.Column("priority_rank", sa.Integer(), nullable=False),
-        sa.Column("due_at", todo.backend.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("due_at", todo.shared.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("time_zone", sa.String(length=64), nullable=False),
         sa.Column("reminders", sa.JSON(), nullable=True),
-        sa.Column("snoozed_until", todo.backend.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("snoozed_until", todo.shared.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("recurrence", sa.JSON(), nullable=True),
         sa.Column("series_id", sa.String(length=36), nullable=False),
-        sa.Column("series_start", todo.backend.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("series_start", todo.shared.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("occurrence_number", sa.Integer(), nullable=False),
         sa.Column("origin_key", sa.String(length=200), nullable=True),
-        sa.Column("completed_at", todo.backend.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", todo.backend.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", todo.backend.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", todo.shared.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", todo.shared.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", todo.shared.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),

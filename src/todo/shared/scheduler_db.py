@@ -11,18 +11,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import JSON, Column, delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col, select
+from sqlmodel import Field, SQLModel, col, select
 
-from todo.backend.models import ScheduledJob, new_id
+from todo.shared.db import UTCDateTime
 from todo.shared.ports import JobHandler, PermanentEventError
 
 log = logging.getLogger(__name__)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class ScheduledJob(SQLModel, table=True):
+    """A durable one-shot job of the embedded scheduler (the Dapr Jobs API's stand-in
+    for the one-process shape): survives restarts because it lives in the database."""
+
+    __tablename__ = "scheduled_jobs"
+
+    name: str = Field(primary_key=True, max_length=200)
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # Changes on every (re)schedule, so a firing never deletes a newer replacement.
+    generation: str = Field(default_factory=new_id, max_length=36)
+    attempts: int = Field(default=0)
 
 
 @dataclass

@@ -1,0 +1,86 @@
+"""Service-to-service endpoints for the worker (through Dapr service invocation, or
+direct in Kafka mode). Only calls that carry the app API token get in."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, status
+from pydantic import AwareDatetime, BaseModel, Field
+
+from todo.backend import tasks_service as svc
+from todo.backend.api.deps import RuntimeDep, SessionDep
+from todo.shared.events import TaskSnapshot
+
+APP_TOKEN_HEADER = "dapr-api-token"  # noqa: S105 (a header name, not a secret)
+
+
+async def require_app_token(
+    runtime: RuntimeDep,
+    token: Annotated[str | None, Header(alias=APP_TOKEN_HEADER)] = None,
+) -> None:
+    expected = runtime.settings.app_api_token
+    if not expected:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "internal API disabled: set TODO_APP_API_TOKEN to enable it"
+        )
+    if token is None or not secrets.compare_digest(token, expected):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"missing or wrong {APP_TOKEN_HEADER}")
+
+
+router = APIRouter(
+    prefix="/internal/v1",
+    tags=["internal"],
+    include_in_schema=False,
+    dependencies=[Depends(require_app_token)],
+)
+
+
+class NextOccurrenceRequest(BaseModel):
+    idempotency_key: str = Field(min_length=1, max_length=200)
+
+
+class NextOccurrenceResult(BaseModel):
+    task_id: str | None
+
+
+class ReminderRequest(BaseModel):
+    fire_at: AwareDatetime
+    title: str = Field(max_length=200)
+
+
+class ReminderResult(BaseModel):
+    notification_id: str
+    created: bool
+
+
+@router.get("/tasks/{task_id}")
+async def get_task(task_id: str, session: SessionDep) -> TaskSnapshot:
+    found = await svc.load_snapshot(session, task_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"task {task_id} not found")
+    return found
+
+
+@router.post("/tasks/{task_id}/next-occurrence")
+async def next_occurrence(
+    task_id: str, body: NextOccurrenceRequest, session: SessionDep, runtime: RuntimeDep
+) -> NextOccurrenceResult:
+    created = await svc.create_next_occurrence(session, task_id, body.idempotency_key)
+    runtime.relay.poke()
+    return NextOccurrenceResult(task_id=created)
+
+
+@router.post("/tasks/{task_id}/reminders")
+async def record_reminder(
+    task_id: str, body: ReminderRequest, session: SessionDep, runtime: RuntimeDep
+) -> ReminderResult:
+    try:
+        notification_id, created = await svc.record_reminder(
+            session, task_id, body.fire_at, body.title
+        )
+    except svc.TaskNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"task {task_id} not found") from None
+    runtime.relay.poke()
+    return ReminderResult(notification_id=notification_id, created=created)

@@ -1,0 +1,1 @@
+"""Development-stack helpers: real servers (Kafka) started from code for dev runs and tests."""

@@ -1,0 +1,794 @@
+"""A real single-node Apache Kafka broker (KRaft, broker+controller) for development and tests.
+
+The broker runs from plain Maven Central jars: no Docker, no Kafka tarball. The jars and
+their runtime dependencies are fetched once with Maven into a cache outside the repository
+(``~/.cache/todo-devstack/kafka-<version>/libs``; ``TODO_DEVSTACK_CACHE`` replaces
+``~/.cache/todo-devstack``), then ``java -cp 'libs/*' kafka.Kafka server.properties`` runs
+as a child process that listens on 127.0.0.1 only.
+
+Needs Java 17+ (``JAVA_HOME``, ``PATH`` or ``/usr/bin/java``) and, for the first fetch only,
+Maven (``mvn``).
+
+    python -m todo.devstack.kafka                 # broker on 127.0.0.1:9092 + default topics
+    python -m todo.devstack.kafka --port 19092 --data-dir /tmp/kafka
+    python -m todo.devstack.kafka --fetch-only    # fill the jar cache (CI pre-fetch)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import base64
+import contextlib
+import ctypes
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+# One pin for the whole stack; the Kafka 4.x jars on Maven Central (Scala 2.13 build).
+KAFKA_VERSION = "4.1.1"
+# Kafka 4.x logs through SLF4J 1.7 API; log4j2 is the backend its own distribution ships.
+LOG4J_VERSION = "2.24.3"
+MAVEN_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
+
+KAFKA_MAIN_CLASS = "kafka.Kafka"
+STORAGE_TOOL_MAIN_CLASS = "kafka.tools.StorageTool"  # in kafka_2.13 for Kafka 4.x
+
+HOST = "127.0.0.1"
+NODE_ID = 1
+DEFAULT_PORT = 9092
+DEFAULT_HEAP = "512m"
+
+DEFAULT_TOPICS: Mapping[str, int] = MappingProxyType(
+    {
+        "task-events": 6,
+        "reminders": 3,
+        "task-updates": 3,
+        "task-events.dlq": 1,
+        "reminders.dlq": 1,
+    }
+)
+
+_COMPLETE_MARKER = "COMPLETE"
+_STOP_GRACE_SECONDS = 30.0
+
+
+def _log(message: str) -> None:
+    print(f"[devstack.kafka] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def cache_root() -> Path:
+    """Where devstack keeps downloads and default data: never inside the repository."""
+    explicit = os.environ.get("TODO_DEVSTACK_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "todo-devstack"
+
+
+def kafka_home(version: str = KAFKA_VERSION) -> Path:
+    return cache_root() / f"kafka-{version}"
+
+
+def libs_dir(version: str = KAFKA_VERSION) -> Path:
+    return kafka_home(version) / "libs"
+
+
+def _find_tool(name: str, *fallbacks: str) -> str | None:
+    java_home = os.environ.get("JAVA_HOME")
+    candidates: list[str] = []
+    if name == "java" and java_home:
+        candidates.append(str(Path(java_home) / "bin" / "java"))
+    found = shutil.which(name)
+    if found:
+        candidates.append(found)
+    candidates.extend(fallbacks)
+    for candidate in candidates:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def java_executable() -> str:
+    java = _find_tool("java", "/usr/bin/java", "/usr/local/bin/java")
+    if java is None:
+        raise RuntimeError(
+            "Kafka needs Java 17+: set JAVA_HOME or put `java` on PATH "
+            "(Debian: apt-get install openjdk-17-jre-headless)"
+        )
+    return java
+
+
+def _tool_env(java: str | None) -> dict[str, str]:
+    """The environment for java/mvn children: a usable PATH even under a bare sandbox env."""
+    env = dict(os.environ)
+    path = [p for p in env.get("PATH", "").split(os.pathsep) if p]
+    extra = [str(Path(java).parent)] if java else []
+    extra += ["/usr/local/bin", "/usr/bin", "/bin"]
+    env["PATH"] = os.pathsep.join(path + [p for p in extra if p not in path])
+    if java and "JAVA_HOME" not in env:
+        # /usr/bin/java is usually a symlink chain into <home>/bin/java.
+        env["JAVA_HOME"] = str(Path(os.path.realpath(java)).parent.parent)
+    return env
+
+
+# --------------------------------------------------------------------------- jar cache
+
+
+def _pom(version: str) -> str:
+    deps = [
+        ("org.apache.kafka", "kafka_2.13", version),
+        ("org.apache.logging.log4j", "log4j-core", LOG4J_VERSION),
+        ("org.apache.logging.log4j", "log4j-slf4j-impl", LOG4J_VERSION),
+    ]
+    dep_xml = "\n".join(
+        f"    <dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>"
+        f"<version>{v}</version></dependency>"
+        for g, a, v in deps
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>todo.devstack</groupId>
+  <artifactId>kafka-libs</artifactId>
+  <version>{version}</version>
+  <packaging>pom</packaging>
+  <dependencies>
+{dep_xml}
+  </dependencies>
+</project>
+"""
+
+
+def _dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+
+
+def _fetch_jars_blocking(version: str) -> Path:
+    home = kafka_home(version)
+    libs = home / "libs"
+    marker = home / _COMPLETE_MARKER
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home.parent / f"kafka-{version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be fetching the same version
+        if marker.is_file() and libs.is_dir():
+            return libs
+        mvn = _find_tool("mvn", "/usr/bin/mvn", "/usr/local/bin/mvn")
+        if mvn is None:
+            raise RuntimeError(
+                f"The Kafka {version} jars are not cached in {libs} and Maven is missing: "
+                "install it (Debian: apt-get install maven) or pre-fill the cache"
+            )
+        java = _find_tool("java", "/usr/bin/java")
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="kafka-pom-") as work:
+            pom = Path(work) / "pom.xml"
+            pom.write_text(_pom(version))
+            staging = Path(tempfile.mkdtemp(prefix="libs.partial-", dir=home))
+            try:
+                cmd = [
+                    mvn,
+                    "-B",
+                    "-q",
+                    "-Dstyle.color=never",
+                    "-f",
+                    str(pom),
+                    f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
+                    "-DincludeScope=runtime",
+                    f"-DoutputDirectory={staging}",
+                ]
+                result = subprocess.run(
+                    cmd,  # noqa: S603 - our own argv, no shell
+                    cwd=work,
+                    env=_tool_env(java),
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if result.returncode != 0:
+                    output = (result.stdout + result.stderr).strip()[-4000:]
+                    raise RuntimeError(
+                        f"mvn could not fetch Kafka {version} (exit {result.returncode}):\n"
+                        f"{output}"
+                    )
+                if not (staging / f"kafka_2.13-{version}.jar").is_file():
+                    raise RuntimeError(f"mvn finished but kafka_2.13-{version}.jar is missing")
+                if libs.exists():
+                    shutil.rmtree(libs)
+                staging.rename(libs)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        jars = sorted(p.name for p in libs.glob("*.jar"))
+        marker.write_text("\n".join(jars) + "\n")
+        elapsed = time.monotonic() - started
+        _log(
+            f"fetched Kafka {version}: {len(jars)} jars, "
+            f"{_dir_size(libs) / 1e6:.1f} MB in {elapsed:.1f}s into {libs}"
+        )
+        return libs
+
+
+async def ensure_kafka_jars(version: str = KAFKA_VERSION) -> Path:
+    """The libs dir holding Kafka ``version`` and its runtime jars; fetched once, then cached."""
+    home = kafka_home(version)
+    libs = home / "libs"
+    if (home / _COMPLETE_MARKER).is_file() and libs.is_dir():
+        return libs
+    return await asyncio.to_thread(_fetch_jars_blocking, version)
+
+
+# --------------------------------------------------------------------------- ports
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # The JVM's server sockets use SO_REUSEADDR: leftover TIME_WAIT connections of a
+        # stopped broker must not make its own port look busy on restart.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _free_ports(count: int) -> list[int]:
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(sock)
+            sock.bind((HOST, 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+# --------------------------------------------------------------------------- broker
+
+_LIVE: set[subprocess.Popen[bytes]] = set()
+_PR_SET_PDEATHSIG = 1
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    """Never leave a JVM behind when the Python process exits without stop()."""
+    for proc in list(_LIVE):
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGCONT)
+                proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
+
+
+def _pdeathsig_setter() -> Callable[[], None] | None:
+    """Linux: have the kernel SIGTERM the JVM when its parent dies (even by SIGKILL)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved now, not in the child
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def set_pdeathsig() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return set_pdeathsig
+
+
+def _random_cluster_id() -> str:
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
+def _server_properties(data_dir: Path, port: int, controller_port: int) -> str:
+    settings: dict[str, Any] = {
+        "process.roles": "broker,controller",
+        "node.id": NODE_ID,
+        # A static single voter: the controller port may change between runs of a data dir.
+        "controller.quorum.voters": f"{NODE_ID}@{HOST}:{controller_port}",
+        "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{HOST}:{port}",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "controller.listener.names": "CONTROLLER",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(data_dir / "kraft-logs"),
+        # Topics: made explicitly by ensure_topics(), one replica, everything single-node.
+        "auto.create.topics.enable": "false",
+        "num.partitions": 6,
+        "default.replication.factor": 1,
+        "min.insync.replicas": 1,
+        "offsets.topic.replication.factor": 1,
+        "offsets.topic.num.partitions": 10,
+        "transaction.state.log.replication.factor": 1,
+        "transaction.state.log.min.isr": 1,
+        "transaction.state.log.num.partitions": 4,
+        "share.coordinator.state.topic.replication.factor": 1,
+        "share.coordinator.state.topic.min.isr": 1,
+        "group.initial.rebalance.delay.ms": 0,
+        # Small and few: a test machine has 2 cores and other things to do.
+        "num.network.threads": 2,
+        "num.io.threads": 2,
+        "background.threads": 2,
+        "num.recovery.threads.per.data.dir": 1,
+        "num.replica.fetchers": 1,
+        "log.cleaner.threads": 1,
+        "log.cleaner.dedupe.buffer.size": 8 * 1024 * 1024,
+        "log.segment.bytes": 16 * 1024 * 1024,
+        "log.retention.hours": 168,
+        "log.retention.check.interval.ms": 300000,
+        "controlled.shutdown.enable": "true",
+    }
+    lines = ["# Written by todo.devstack.kafka; rewritten on every start."]
+    lines += [f"{key}={value}" for key, value in settings.items()]
+    return "\n".join(lines) + "\n"
+
+
+_LOG4J2 = """\
+# Written by todo.devstack.kafka: everything to stdout, which goes to broker.log.
+status = warn
+# Kafka logs its own shutdown from a JVM hook: log4j's hook must not close the appender first.
+shutdownHook = disable
+appender.out.type = Console
+appender.out.name = STDOUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = STDOUT
+logger.statechange.name = state.change.logger
+logger.statechange.level = WARN
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.authorizer.name = kafka.authorizer.logger
+logger.authorizer.level = WARN
+"""
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 64 * 1024))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return "(no broker log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class KafkaBroker:
+    """One Kafka 4.x KRaft node (broker+controller) on 127.0.0.1, with its data in data_dir.
+
+    Files in data_dir: server.properties, log4j2.properties, broker.log (the JVM's output)
+    and kraft-logs/ (the topic and metadata logs, kept across stop/start).
+    """
+
+    data_dir: Path
+    port: int  # client port
+    controller_port: int
+    version: str = KAFKA_VERSION
+    heap: str = DEFAULT_HEAP
+    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _paused: bool = field(default=False, init=False, repr=False)
+    _last_returncode: int | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def on_free_ports(cls, data_dir: Path, version: str = KAFKA_VERSION) -> KafkaBroker:
+        port, controller_port = _free_ports(2)
+        return cls(data_dir=data_dir, port=port, controller_port=controller_port, version=version)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "broker.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        """The JVM's exit code once it ended (143 after a SIGTERM stop), else None."""
+        return self._proc.poll() if self._proc is not None else self._last_returncode
+
+    async def start(self, timeout: float = 90) -> None:
+        """Start the broker (formatting data_dir on first use) and wait until it serves."""
+        if self.running:
+            return
+        deadline = time.monotonic() + timeout
+        libs = await ensure_kafka_jars(self.version)
+        java = java_executable()
+        for name, port in (("client", self.port), ("controller", self.controller_port)):
+            if not _bindable(port):
+                raise RuntimeError(f"Kafka {name} port {HOST}:{port} is already in use")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._write_config()
+        if not (self.data_dir / "kraft-logs" / "meta.properties").is_file():
+            await self._format(java, libs, deadline)
+        started = time.monotonic()
+        self._spawn(java, libs)
+        try:
+            await self._wait_ready(deadline)
+        except BaseException:
+            await self._terminate(grace=5)
+            raise
+        _log(
+            f"Kafka {self.version} up on {self.bootstrap} in {time.monotonic() - started:.1f}s "
+            f"(pid {self.pid}, log {self.log_file})"
+        )
+
+    async def stop(self) -> None:
+        """Stop cleanly (SIGTERM, controlled shutdown), SIGKILL if it takes too long."""
+        await self._terminate(grace=_STOP_GRACE_SECONDS)
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+    def pause(self) -> None:
+        """SIGSTOP the JVM: the broker stops answering but keeps its sockets and data."""
+        proc = self._require_running()
+        os.kill(proc.pid, signal.SIGSTOP)
+        self._paused = True
+
+    def resume(self) -> None:
+        proc = self._require_running()
+        os.kill(proc.pid, signal.SIGCONT)
+        self._paused = False
+
+    async def __aenter__(self) -> KafkaBroker:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # ---------------------------------------------------------------- internals
+
+    def _require_running(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            raise RuntimeError("the Kafka broker is not running")
+        return self._proc
+
+    def _jvm_args(self, java: str, libs: Path) -> list[str]:
+        return [
+            java,
+            f"-Xmx{self.heap}",
+            "-Xms128m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",  # quicker start on small machines; plenty for tests
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.data_dir / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self.data_dir}",
+            "-cp",
+            str(libs / "*"),
+        ]
+
+    def _write_config(self) -> None:
+        props = _server_properties(self.data_dir, self.port, self.controller_port)
+        (self.data_dir / "server.properties").write_text(props)
+        (self.data_dir / "log4j2.properties").write_text(_LOG4J2)
+
+    async def _format(self, java: str, libs: Path, deadline: float) -> None:
+        cmd = [
+            *self._jvm_args(java, libs),
+            STORAGE_TOOL_MAIN_CLASS,
+            "format",
+            "--cluster-id",
+            _random_cluster_id(),
+            "--config",
+            str(self.data_dir / "server.properties"),
+            "--ignore-formatted",
+        ]
+        proc = await asyncio.create_subprocess_exec(
+            *cmd,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=_tool_env(java),
+        )
+        try:
+            async with asyncio.timeout(max(1.0, deadline - time.monotonic())):
+                out, _ = await proc.communicate()
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"formatting Kafka storage in {self.data_dir} failed (exit {proc.returncode}):\n"
+                + out.decode("utf-8", "replace")[-4000:]
+            )
+
+    def _spawn(self, java: str, libs: Path) -> None:
+        cmd = [
+            *self._jvm_args(java, libs),
+            KAFKA_MAIN_CLASS,
+            str(self.data_dir / "server.properties"),
+        ]
+        with open(self.log_file, "ab") as log:
+            log.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} starting Kafka\n".encode())
+            log.flush()
+            self._proc = subprocess.Popen(
+                cmd,  # noqa: S603 - our own argv, no shell
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.data_dir,
+                env=_tool_env(java),
+                # Own process group: a terminal's Ctrl+C reaches us, and we stop the JVM.
+                start_new_session=True,
+                # Note: the death signal follows the thread that spawns, here the loop's.
+                preexec_fn=_pdeathsig_setter(),
+            )
+        self._paused = False
+        _LIVE.add(self._proc)
+
+    async def _wait_ready(self, deadline: float) -> None:
+        last_error = "no answer yet"
+        while True:
+            proc = self._require_proc()
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"Kafka exited with code {proc.returncode} while starting; "
+                    f"tail of {self.log_file}:\n{_tail(self.log_file)}"
+                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"Kafka on {self.bootstrap} did not answer in time ({last_error}); "
+                    f"tail of {self.log_file}:\n{_tail(self.log_file)}"
+                )
+            try:
+                async with asyncio.timeout(min(10.0, remaining)):
+                    if await _broker_answers(self.bootstrap):
+                        return
+                    last_error = "metadata lists no broker yet"
+            except Exception as exc:  # anything means "not yet"
+                last_error = f"{type(exc).__name__}: {exc}"
+            await asyncio.sleep(0.25)
+
+    def _require_proc(self) -> subprocess.Popen[bytes]:
+        if self._proc is None:
+            raise RuntimeError("the Kafka broker was never started")
+        return self._proc
+
+    async def _terminate(self, grace: float) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                if self._paused:
+                    os.kill(proc.pid, signal.SIGCONT)  # a stopped JVM cannot act on SIGTERM
+                proc.terminate()
+            if not await _wait_exit(proc, grace):
+                _log(f"Kafka (pid {proc.pid}) ignored SIGTERM for {grace:.0f}s: SIGKILL")
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await _wait_exit(proc, 10)
+        self._paused = False
+        self._last_returncode = proc.returncode
+        _LIVE.discard(proc)
+        self._proc = None
+
+
+async def _wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None:
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
+async def _port_open(bootstrap: str) -> bool:
+    host, _, port = bootstrap.rpartition(":")
+    try:
+        _, writer = await asyncio.open_connection(host, int(port))
+    except OSError:
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+async def _broker_answers(bootstrap: str) -> bool:
+    if not await _port_open(bootstrap):
+        return False
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    try:
+        await admin.start()
+        cluster = await admin.describe_cluster()
+        return bool(cluster.get("brokers"))
+    finally:
+        await admin.close()
+
+
+# --------------------------------------------------------------------------- topics
+
+
+async def ensure_topics(
+    bootstrap: str,
+    topics: Mapping[str, int] = DEFAULT_TOPICS,
+    *,
+    timeout: float = 30,
+) -> None:
+    """Create each topic (name -> partitions, one replica) unless it already exists.
+
+    Existing topics are left alone, whatever their partition count. Returns once every
+    partition of every named topic has a leader, so producers can start right away.
+    """
+    if not topics:
+        return
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name=name, num_partitions=partitions, replication_factor=1)
+            for name, partitions in topics.items()
+            if name not in existing
+        ]
+        if missing:
+            response = await admin.create_topics(missing, timeout_ms=15000)
+            failures = []
+            for entry in response.topic_errors:
+                name, code = entry[0], entry[1]
+                if code == 0 or code == TopicAlreadyExistsError.errno:
+                    continue
+                message = entry[2] if len(entry) > 2 and entry[2] else ""
+                failures.append(f"{name}: {for_code(code).__name__} {message}".rstrip())
+            if failures:
+                raise RuntimeError("could not create Kafka topics: " + "; ".join(failures))
+        await _wait_for_leaders(admin, list(topics), timeout)
+    finally:
+        await admin.close()
+
+
+async def _wait_for_leaders(
+    admin: AIOKafkaAdminClient, names: Sequence[str], timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    pending = set(names)
+    while True:
+        for topic in await admin.describe_topics(list(pending)):
+            partitions = topic.get("partitions") or []
+            if (
+                topic.get("error_code") == 0
+                and partitions
+                and all(p.get("error_code") == 0 and p.get("leader", -1) >= 0 for p in partitions)
+            ):
+                pending.discard(topic["topic"])
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"Kafka topics without leaders after {timeout}s: {sorted(pending)}")
+        await asyncio.sleep(0.2)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m todo.devstack.kafka",
+        description="Run a single-node Kafka broker on 127.0.0.1 with the project's topics.",
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="client port (9092)")
+    parser.add_argument(
+        "--controller-port",
+        type=int,
+        default=None,
+        help="KRaft controller port (default: --port + 1)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="broker data (default: <cache>/data/kafka-<port>, kept across runs)",
+    )
+    parser.add_argument(
+        "--kafka-version", default=KAFKA_VERSION, help=f"Kafka version ({KAFKA_VERSION})"
+    )
+    parser.add_argument(
+        "--fetch-only", action="store_true", help="only fill the jar cache, then exit"
+    )
+    parser.add_argument("--no-topics", action="store_true", help="do not create the default topics")
+    return parser.parse_args(argv)
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    if args.fetch_only:
+        started = time.monotonic()
+        libs = await ensure_kafka_jars(args.kafka_version)
+        _log(f"jar cache ready: {libs} ({time.monotonic() - started:.1f}s)")
+        print(libs)
+        return 0
+    port: int = args.port
+    controller_port: int = args.controller_port or port + 1
+    data_dir: Path = args.data_dir or cache_root() / "data" / f"kafka-{port}"
+    broker = KafkaBroker(
+        data_dir=data_dir.resolve(),
+        port=port,
+        controller_port=controller_port,
+        version=args.kafka_version,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await broker.start()
+        if not args.no_topics:
+            await ensure_topics(broker.bootstrap, DEFAULT_TOPICS)
+            _log("topics: " + ", ".join(f"{n}({p})" for n, p in DEFAULT_TOPICS.items()))
+        print(broker.bootstrap, flush=True)
+        _log(f"data in {data_dir}; Ctrl+C stops the broker")
+        while not stop.is_set() and broker.running:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+        if not broker.running:
+            _log(f"Kafka exited on its own (code {broker.returncode}); see {broker.log_file}")
+            return 1
+        return 0
+    finally:
+        await broker.stop()
+        _log("Kafka stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return asyncio.run(_serve(_parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
