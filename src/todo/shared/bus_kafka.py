@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
@@ -46,6 +46,8 @@ class KafkaEventBus:
     _producer: AIOKafkaProducer | None = None
     _groups: dict[str, dict[str, EventHandler]] = field(default_factory=dict)
     _consumers: list[AIOKafkaConsumer] = field(default_factory=list)
+    # Called with each readable record and its event before the handler runs (metrics).
+    observe: Callable[[ConsumerRecord, CloudEvent], None] | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _connector: asyncio.Task[None] | None = None
     _connected: asyncio.Event = field(default_factory=asyncio.Event)
@@ -185,6 +187,8 @@ class KafkaEventBus:
         except (ValidationError, ValueError) as exc:
             await self._dead_letter(group, record, f"unreadable event: {exc}")
             return
+        if self.observe is not None:
+            self.observe(record, event)
         for attempt in range(1, self.max_attempts + 1):
             try:
                 await handler(event)
