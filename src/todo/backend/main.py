@@ -11,9 +11,11 @@ from todo.backend.settings import get_settings
 def run() -> None:
     settings = get_settings()
     app = create_app(settings)
-    shape = (
-        "embedded (SQLite, in-process bus and scheduler)" if settings.embedded_worker else "service"
-    )
+    database = "PostgreSQL" if settings.resolved_database_url().startswith("postgres") else "SQLite"
+    if settings.embedded_worker:
+        shape = f"embedded ({database}, in-process {settings.bus.value} bus and scheduler)"
+    else:
+        shape = f"backend service ({database}, {settings.bus.value} bus)"
     print(f"Todo Cloud {shape}: open http://{settings.host}:{settings.port}/", flush=True)
     uvicorn.run(
         app,
