@@ -23,6 +23,8 @@ from todo.backend.settings import BackendSettings, BusKind, SchedulerKind, get_s
 from todo.backend.web import web_router
 from todo.shared.bus_kafka import KafkaEventBus
 from todo.shared.bus_memory import MemoryEventBus
+from todo.shared.dapr import DaprEventBus, sidecar_client
+from todo.shared.dapr_routes import dapr_subscription_router
 from todo.shared.db import create_engine, is_sqlite, session_factory
 from todo.shared.events import Topic
 from todo.shared.observability import configure_logging, health_router, instrument
@@ -38,12 +40,17 @@ def build_bus(settings: BackendSettings) -> EventBus:
         return MemoryEventBus()
     if settings.bus is BusKind.KAFKA:
         return KafkaEventBus(settings.kafka_bootstrap, client_id="todo-backend")
-    raise NotImplementedError(f"TODO_BUS={settings.bus.value} is not available in this build")
+    return DaprEventBus(
+        sidecar_client(settings.dapr_http_port, settings.dapr_api_token),
+        pubsub=settings.pubsub_name,
+    )
 
 
 def create_app(settings: BackendSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     state: dict[str, Runtime] = {}
+    # Built here, not at start-up: in the Dapr shape its delivery routes belong to the app.
+    bus = build_bus(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,7 +61,6 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
             await upgrade_async(url)
         engine = create_engine(url, settings.database_pool_size)
         sessions = session_factory(engine)
-        bus = build_bus(settings)
         relay = OutboxRelay(sessions, bus, poll_seconds=settings.outbox_poll_seconds)
         live = LiveUpdates()
         # Every replica sees every refresh: its browsers may belong to any user.
@@ -113,4 +119,6 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(internal_router)
     app.include_router(web_router)
+    if isinstance(bus, DaprEventBus):
+        app.include_router(dapr_subscription_router(bus))
     return app

@@ -52,6 +52,12 @@ class BackendSettings(BaseSettings):
     external_audience: str = ""
     bus: BusKind = BusKind.MEMORY
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # Dapr shape: the sidecar (daprd reads the same DAPR_* variables).
+    dapr_http_port: int = Field(default=3500, validation_alias="DAPR_HTTP_PORT")
+    dapr_api_token: str = Field(default="", validation_alias="DAPR_API_TOKEN")
+    pubsub_name: str = "pubsub"
+    # Live updates reach every replica through a pub/sub whose consumer group is the pod.
+    live_pubsub_name: str = "pubsub-live"
     scheduler: SchedulerKind = SchedulerKind.DATABASE
     # Run the worker's handlers in this process (the embedded shape).
     embedded_worker: bool = True

@@ -1,12 +1,14 @@
 """The worker service: consumes task events, fires reminders, rolls recurring tasks.
 
-Its handlers live in `todo.worker.handlers` and are shared with the embedded backend."""
+Its handlers live in `todo.worker.handlers` and are shared with the embedded backend;
+this module only wires them to Kafka (with the database scheduler) or to a Dapr sidecar
+(subscriptions, Jobs API, service invocation, state store)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,16 +20,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 from todo.shared.bus_kafka import KafkaEventBus
+from todo.shared.dapr import (
+    DaprEventBus,
+    DaprJobsScheduler,
+    DaprStateIdempotencyStore,
+    sidecar_client,
+)
+from todo.shared.dapr_routes import dapr_job_router, dapr_subscription_router
 from todo.shared.db import create_engine, session_factory
 from todo.shared.events import CloudEvent, EventType, Topic
 from todo.shared.metrics import REMINDER_DELIVERY_LATENESS
-from todo.shared.observability import configure_logging, health_router, instrument
+from todo.shared.observability import ReadinessCheck, configure_logging, health_router, instrument
 from todo.shared.scheduler_db import DatabaseScheduler, ScheduledJob
 from todo.worker.gateway_http import HttpTaskGateway
 from todo.worker.handlers import ReminderService, TaskEventHandler
-from todo.worker.settings import WorkerSettings, get_settings
+from todo.worker.settings import WorkerBus, WorkerSettings, get_settings
 
 log = logging.getLogger(__name__)
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 async def observe_reminder(event: CloudEvent) -> None:
@@ -37,10 +48,9 @@ async def observe_reminder(event: CloudEvent) -> None:
         REMINDER_DELIVERY_LATENESS.observe((datetime.now(UTC) - due).total_seconds())
 
 
-def create_app(settings: WorkerSettings | None = None) -> FastAPI:
-    settings = settings or get_settings()
-    engines: list[AsyncEngine] = []
+def _kafka_shape(settings: WorkerSettings) -> tuple[Lifespan, dict[str, ReadinessCheck]]:
     buses: list[KafkaEventBus] = []
+    engines: list[AsyncEngine] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,12 +61,11 @@ def create_app(settings: WorkerSettings | None = None) -> FastAPI:
             engine = create_engine(settings.database_url)
             stack.push_async_callback(engine.dispose)
             async with engine.begin() as conn:
-                # The scheduler's one table; created here when the worker has a store of its own.
+                # The scheduler's one table, for a worker with a store of its own.
                 await conn.run_sync(
                     SQLModel.metadata.create_all,
                     tables=[ScheduledJob.__table__],  # type: ignore[attr-defined]
                 )
-            sessions = session_factory(engine)
             client = httpx.AsyncClient(
                 base_url=settings.backend_url,
                 headers={"dapr-api-token": settings.app_api_token},
@@ -64,21 +73,20 @@ def create_app(settings: WorkerSettings | None = None) -> FastAPI:
             )
             stack.push_async_callback(client.aclose)
             gateway = HttpTaskGateway(client)
-            scheduler = DatabaseScheduler(sessions)
+            scheduler = DatabaseScheduler(session_factory(engine))
             reminders = ReminderService(scheduler, gateway)
             scheduler.set_handler(reminders.on_job)
             bus = KafkaEventBus(settings.kafka_bootstrap, client_id="todo-worker")
-            bus.subscribe(
-                Topic.TASK_EVENTS, settings.consumer_group, TaskEventHandler(reminders, gateway)
-            )
-            bus.subscribe(Topic.REMINDERS, settings.consumer_group, observe_reminder)
+            group = settings.consumer_group
+            bus.subscribe(Topic.TASK_EVENTS, group, TaskEventHandler(reminders, gateway))
+            bus.subscribe(Topic.REMINDERS, group, observe_reminder)
             await bus.start()
             stack.push_async_callback(bus.stop)
             await scheduler.start()
             stack.push_async_callback(scheduler.stop)
             engines.append(engine)
             buses.append(bus)
-            log.info("worker started", extra={"group": settings.consumer_group})
+            log.info("worker started (kafka)", extra={"group": group})
             yield
 
     async def store_ready() -> None:
@@ -89,8 +97,60 @@ def create_app(settings: WorkerSettings | None = None) -> FastAPI:
         if not buses[0].ready:
             raise ConnectionError(f"Kafka at {settings.kafka_bootstrap} not connected")
 
+    return lifespan, {"scheduler store": store_ready, "kafka": kafka_ready}
+
+
+def _dapr_shape(
+    settings: WorkerSettings, app_routes: list[Callable[[FastAPI], None]]
+) -> tuple[Lifespan, dict[str, ReadinessCheck]]:
+    sidecar = sidecar_client(settings.dapr_http_port, settings.dapr_api_token)
+    invoke = httpx.AsyncClient(
+        base_url=(
+            f"http://127.0.0.1:{settings.dapr_http_port}"
+            f"/v1.0/invoke/{settings.backend_app_id}/method"
+        ),
+        headers=sidecar.headers,
+        timeout=10,
+    )
+    gateway = HttpTaskGateway(invoke)
+    reminders = ReminderService(DaprJobsScheduler(sidecar), gateway)
+    bus = DaprEventBus(
+        sidecar,
+        pubsub=settings.pubsub_name,
+        idempotency=DaprStateIdempotencyStore(sidecar, store=settings.state_store_name),
+    )
+    bus.subscribe(Topic.TASK_EVENTS, settings.consumer_group, TaskEventHandler(reminders, gateway))
+    bus.subscribe(Topic.REMINDERS, settings.consumer_group, observe_reminder)
+    app_routes.append(lambda app: app.include_router(dapr_subscription_router(bus)))
+    app_routes.append(lambda app: app.include_router(dapr_job_router(reminders.on_job)))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(sidecar.aclose)
+            stack.push_async_callback(invoke.aclose)
+            log.info("worker started (dapr)", extra={"sidecar": settings.dapr_http_port})
+            yield
+
+    async def sidecar_ready() -> None:
+        response = await sidecar.get("/v1.0/healthz")
+        if response.status_code >= 300:
+            raise ConnectionError(f"Dapr sidecar not healthy: {response.status_code}")
+
+    return lifespan, {"dapr sidecar": sidecar_ready}
+
+
+def create_app(settings: WorkerSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    routes: list[Callable[[FastAPI], None]] = []
+    if settings.bus is WorkerBus.DAPR:
+        lifespan, checks = _dapr_shape(settings, routes)
+    else:
+        lifespan, checks = _kafka_shape(settings)
     app = FastAPI(title="Todo Cloud worker", version="0.1.0", lifespan=lifespan)
     configure_logging(settings.log_level, settings.json_logs)
     instrument(app)
-    app.include_router(health_router({"scheduler store": store_ready, "kafka": kafka_ready}))
+    app.include_router(health_router(checks))
+    for add in routes:
+        add(app)
     return app

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class WorkerBus(StrEnum):
     KAFKA = "kafka"
+    DAPR = "dapr"
 
 
 class WorkerSettings(BaseSettings):
@@ -26,8 +27,14 @@ class WorkerSettings(BaseSettings):
     # The backend's internal API (directly, or a Dapr invocation URL) and its app token.
     backend_url: str = "http://127.0.0.1:8000"
     app_api_token: str = ""
-    # Where the reminder scheduler keeps its jobs (PostgreSQL in production).
+    # Kafka mode: where the reminder scheduler keeps its jobs.
     database_url: str = "sqlite+aiosqlite:///.todo-data/worker.db"
+    # Dapr mode: the sidecar (its API token is DAPR_API_TOKEN, as daprd reads it too).
+    dapr_http_port: int = Field(default=3500, validation_alias="DAPR_HTTP_PORT")
+    dapr_api_token: str = Field(default="", validation_alias="DAPR_API_TOKEN")
+    backend_app_id: str = "todo-backend"
+    pubsub_name: str = "pubsub"
+    state_store_name: str = "statestore"
 
 
 @lru_cache
