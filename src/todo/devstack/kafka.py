@@ -198,7 +198,7 @@ def _fetch_jars_blocking(version: str) -> Path:
                     f"-DoutputDirectory={staging}",
                 ]
                 result = subprocess.run(
-                    cmd,  # noqa: S603 - our own argv, no shell
+                    cmd,
                     cwd=work,
                     env=_tool_env(java),
                     capture_output=True,
@@ -558,7 +558,7 @@ class KafkaBroker:
             log.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} starting Kafka\n".encode())
             log.flush()
             self._proc = subprocess.Popen(
-                cmd,  # noqa: S603 - our own argv, no shell
+                cmd,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
