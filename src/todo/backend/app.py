@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import text
 
 from todo.backend.api.router import api_router, internal_router
@@ -24,7 +24,7 @@ from todo.backend.web import web_router
 from todo.shared.bus_kafka import KafkaEventBus
 from todo.shared.bus_memory import MemoryEventBus
 from todo.shared.dapr import DaprEventBus, sidecar_client
-from todo.shared.dapr_routes import dapr_subscription_router
+from todo.shared.dapr_routes import dapr_subscription_router, require_app_token
 from todo.shared.db import create_engine, is_sqlite, session_factory
 from todo.shared.events import Topic
 from todo.shared.observability import configure_logging, health_router, instrument
@@ -117,8 +117,10 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
 
     app.include_router(health_router({"database": database_ready, "event bus": bus_ready}))
     app.include_router(api_router)
-    app.include_router(internal_router)
+    app.include_router(
+        internal_router, dependencies=[Depends(require_app_token(settings.app_api_token))]
+    )
     app.include_router(web_router)
     if isinstance(bus, DaprEventBus):
-        app.include_router(dapr_subscription_router(bus))
+        app.include_router(dapr_subscription_router(bus, settings.app_api_token))
     return app

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from todo.shared.dapr import DaprEventBus, job_payload
@@ -13,9 +16,31 @@ from todo.shared.ports import JobHandler, PermanentEventError
 
 log = logging.getLogger(__name__)
 
+APP_TOKEN_HEADER = "dapr-api-token"  # noqa: S105 (a header name)
 
-def dapr_subscription_router(bus: DaprEventBus) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+
+def require_app_token(expected: str) -> Callable[..., Awaitable[None]]:
+    """A dependency that lets in only calls carrying the app API token, which daprd sends
+    on every call to its app (`APP_API_TOKEN`); without a configured token it refuses all."""
+
+    async def check(
+        token: Annotated[str | None, Header(alias=APP_TOKEN_HEADER)] = None,
+    ) -> None:
+        if not expected:
+            raise HTTPException(
+                403,
+                "disabled: set the app API token (TODO_APP_API_TOKEN, TODO_WORKER_APP_API_TOKEN)",
+            )
+        if token is None or not secrets.compare_digest(token, expected):
+            raise HTTPException(401, f"missing or wrong {APP_TOKEN_HEADER}")
+
+    return check
+
+
+def dapr_subscription_router(bus: DaprEventBus, app_api_token: str) -> APIRouter:
+    router = APIRouter(
+        include_in_schema=False, dependencies=[Depends(require_app_token(app_api_token))]
+    )
 
     @router.post("/events/{topic}")
     async def deliver(topic: str, request: Request) -> JSONResponse:
@@ -25,8 +50,10 @@ def dapr_subscription_router(bus: DaprEventBus) -> APIRouter:
     return router
 
 
-def dapr_job_router(handler: JobHandler) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+def dapr_job_router(handler: JobHandler, app_api_token: str) -> APIRouter:
+    router = APIRouter(
+        include_in_schema=False, dependencies=[Depends(require_app_token(app_api_token))]
+    )
 
     @router.post("/job/{name}")
     async def job(name: str, request: Request) -> JSONResponse:

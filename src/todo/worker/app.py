@@ -121,8 +121,12 @@ def _dapr_shape(
     )
     bus.subscribe(Topic.TASK_EVENTS, settings.consumer_group, TaskEventHandler(reminders, gateway))
     bus.subscribe(Topic.REMINDERS, settings.consumer_group, observe_reminder)
-    app_routes.append(lambda app: app.include_router(dapr_subscription_router(bus)))
-    app_routes.append(lambda app: app.include_router(dapr_job_router(reminders.on_job)))
+    app_routes.append(
+        lambda app: app.include_router(dapr_subscription_router(bus, settings.app_api_token))
+    )
+    app_routes.append(
+        lambda app: app.include_router(dapr_job_router(reminders.on_job, settings.app_api_token))
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

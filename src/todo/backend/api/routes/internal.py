@@ -1,40 +1,17 @@
 """Service-to-service endpoints for the worker (through Dapr service invocation, or
-direct in Kafka mode). Only calls that carry the app API token get in."""
+direct in Kafka mode)."""
 
 from __future__ import annotations
 
-import secrets
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Header, HTTPException, status
+from fastapi import APIRouter, HTTPException, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from todo.backend import tasks_service as svc
 from todo.backend.api.deps import RuntimeDep, SessionDep
 from todo.shared.events import TaskSnapshot
 
-APP_TOKEN_HEADER = "dapr-api-token"  # noqa: S105 (a header name, not a secret)
-
-
-async def require_app_token(
-    runtime: RuntimeDep,
-    token: Annotated[str | None, Header(alias=APP_TOKEN_HEADER)] = None,
-) -> None:
-    expected = runtime.settings.app_api_token
-    if not expected:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "internal API disabled: set TODO_APP_API_TOKEN to enable it"
-        )
-    if token is None or not secrets.compare_digest(token, expected):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"missing or wrong {APP_TOKEN_HEADER}")
-
-
-router = APIRouter(
-    prefix="/internal/v1",
-    tags=["internal"],
-    include_in_schema=False,
-    dependencies=[Depends(require_app_token)],
-)
+# Included by the app behind `require_app_token`: only daprd (or the worker) gets in.
+router = APIRouter(prefix="/internal/v1", tags=["internal"], include_in_schema=False)
 
 
 class NextOccurrenceRequest(BaseModel):
