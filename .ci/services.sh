@@ -46,6 +46,15 @@ start_chromium() {
   log "Chromium: $("$TODO_TEST_CHROMIUM" --version 2>/dev/null || echo unknown)"
 }
 
+ensure_go() {
+  # daprd and the Dapr scheduler are built from the Dapr Go module (build-support/dapr).
+  if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+    export PATH="$PATH:/usr/local/go/bin"
+  fi
+  command -v go >/dev/null 2>&1 || apt_install golang-go
+  log "Go: $(go version)"
+}
+
 ensure_kafka_prereqs() {
   # The Kafka broker of the tests runs from Apache's jars, fetched by Maven on a JVM.
   command -v java >/dev/null 2>&1 || apt_install openjdk-17-jre-headless
