@@ -1,0 +1,295 @@
+"""Deployment policies over rendered manifests and values files.
+
+Each check returns the violations it found (empty: the input complies), one readable line
+each, so a test can assert both that the real charts comply and that a bad input is caught.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from deploy.render import Manifest, kind_name
+
+LONG_RUNNING = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
+WORKLOADS = LONG_RUNNING | {"Job", "CronJob", "Pod"}
+
+# The annotations the one Dapr helper (todo-common: todo.daprAnnotations) must write.
+DAPR_REQUIRED = (
+    "dapr.io/app-id",
+    "dapr.io/app-port",
+    "dapr.io/config",
+    "dapr.io/app-token-secret",
+    "dapr.io/enable-metrics",
+    "dapr.io/log-as-json",
+    "dapr.io/sidecar-cpu-request",
+    "dapr.io/sidecar-memory-request",
+    "dapr.io/sidecar-memory-limit",
+)
+
+# Keys that hold secrets, unless they name where a secret lives (see _is_reference).
+_SENSITIVE = re.compile(
+    r"password|passwd|secret|token|connectionstring|apikey|api_key|credential|privatekey",
+    re.IGNORECASE,
+)
+# ...Key / ...Name / existingSecret / secretName / secretKeyRef name where a secret lives.
+_REFERENCE = re.compile(
+    r"(key|keys|name|ref|existingsecret|secretstore|file|path)$",
+    re.IGNORECASE,
+)
+_PLACEHOLDER = re.compile(r"^\$\{\{.*\}\}$|^\{\{.*\}\}$|^<[^>]*>$")
+
+
+def pod_spec(doc: Manifest) -> Mapping[str, Any] | None:
+    kind = doc.get("kind")
+    spec: Mapping[str, Any] = doc.get("spec") or {}
+    if kind == "CronJob":
+        spec = spec.get("jobTemplate", {}).get("spec", {})
+    if kind in WORKLOADS - {"Pod"}:
+        spec = spec.get("template", {}).get("spec")
+    elif kind != "Pod":
+        return None
+    return spec
+
+
+def pod_annotations(doc: Manifest) -> Mapping[str, str]:
+    annotations: Mapping[str, str] = (
+        doc.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations") or {}
+    )
+    return annotations
+
+
+def _containers(spec: Mapping[str, Any], *, init: bool) -> Iterator[Mapping[str, Any]]:
+    yield from spec.get("containers") or []
+    if init:
+        yield from spec.get("initContainers") or []
+
+
+def probe_violations(docs: Iterable[Manifest]) -> list[str]:
+    """Every container of a long-running workload has liveness and readiness probes."""
+    found: list[str] = []
+    for doc in docs:
+        spec = pod_spec(doc)
+        if spec is None or doc["kind"] not in LONG_RUNNING:
+            continue
+        for container in _containers(spec, init=False):
+            for probe in ("livenessProbe", "readinessProbe"):
+                if not container.get(probe):
+                    found.append(f"{kind_name(doc)}: container {container['name']} has no {probe}")
+    return found
+
+
+def security_violations(docs: Iterable[Manifest]) -> list[str]:
+    """No container may run as root, write its root filesystem, escalate or keep capabilities."""
+    found: list[str] = []
+    for doc in docs:
+        spec = pod_spec(doc)
+        if spec is None:
+            continue
+        pod_ctx: Mapping[str, Any] = spec.get("securityContext") or {}
+        for container in _containers(spec, init=True):
+            ctx: Mapping[str, Any] = container.get("securityContext") or {}
+            where = f"{kind_name(doc)}: container {container['name']}"
+
+            def effective(
+                key: str, ctx: Mapping[str, Any] = ctx, pod_ctx: Mapping[str, Any] = pod_ctx
+            ) -> Any:
+                return ctx[key] if key in ctx else pod_ctx.get(key)
+
+            if effective("runAsNonRoot") is not True:
+                found.append(f"{where} may run as root: runAsNonRoot is not true")
+            uid = effective("runAsUser")
+            if uid is None or uid == 0:
+                found.append(f"{where} may run as root: runAsUser is {uid} (want a non-zero UID)")
+            if effective("runAsGroup") == 0:
+                found.append(f"{where} runs with group 0 (runAsGroup)")
+            if ctx.get("readOnlyRootFilesystem") is not True:
+                found.append(f"{where}: readOnlyRootFilesystem is not true")
+            if ctx.get("allowPrivilegeEscalation") is not False:
+                found.append(f"{where}: allowPrivilegeEscalation is not false")
+            if ctx.get("privileged"):
+                found.append(f"{where} is privileged")
+            if "ALL" not in (ctx.get("capabilities") or {}).get("drop", []):
+                found.append(f"{where}: capabilities do not drop ALL")
+            if (ctx.get("capabilities") or {}).get("add"):
+                found.append(f"{where} adds capabilities")
+            seccomp = (effective("seccompProfile") or {}).get("type")
+            if seccomp not in ("RuntimeDefault", "Localhost"):
+                found.append(f"{where}: seccompProfile is {seccomp}, not RuntimeDefault")
+    return found
+
+
+def dapr_violations(docs: Iterable[Manifest], *, expect_dapr: bool) -> list[str]:
+    """With Dapr on, each Deployment carries the sidecar annotations, consistent with its pod."""
+    found: list[str] = []
+    for doc in docs:
+        if doc.get("kind") != "Deployment":
+            continue
+        annotations = pod_annotations(doc)
+        enabled = annotations.get("dapr.io/enabled") == "true"
+        if not expect_dapr:
+            if enabled:
+                found.append(f"{kind_name(doc)} has a Dapr sidecar although dapr.enabled is false")
+            continue
+        if not enabled:
+            found.append(f'{kind_name(doc)} has no dapr.io/enabled: "true" annotation')
+            continue
+        found += [
+            f"{kind_name(doc)} lacks the annotation {key}"
+            for key in DAPR_REQUIRED
+            if not str(annotations.get(key, "")).strip()
+        ]
+        spec = pod_spec(doc) or {}
+        ports = {
+            str(port.get("containerPort"))
+            for container in _containers(spec, init=False)
+            for port in container.get("ports") or []
+            if port.get("name") == "http"
+        }
+        app_port = annotations.get("dapr.io/app-port")
+        if app_port is not None and app_port not in ports:
+            found.append(
+                f"{kind_name(doc)}: dapr.io/app-port {app_port} is not the container port "
+                f"named http ({', '.join(sorted(ports)) or 'none'})"
+            )
+    return found
+
+
+def secret_resource_violations(docs: Iterable[Manifest]) -> list[str]:
+    """The charts never render a Secret: values would have to hold its contents."""
+    return [f"{kind_name(doc)} is rendered by a chart" for doc in docs if doc["kind"] == "Secret"]
+
+
+def _is_reference(key: str) -> bool:
+    return bool(_REFERENCE.search(key))
+
+
+def secret_value_violations(values: Any, source: str) -> list[str]:
+    """Literal secrets in a values file: a sensitive key (password, token, secret,
+    connectionString, ...) holding a non-empty scalar. References are fine: keys that name a
+    Secret or a key in one (existingSecret, passwordKey, secretName, secretKeyRef...), and
+    placeholders such as ``${{ secrets.X }}``."""
+    found: list[str] = []
+
+    def walk(node: Any, path: list[str], in_ref: bool) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                key_s = str(key)
+                walk(value, [*path, key_s], in_ref or key_s.lower() == "secretkeyref")
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, [*path, str(i)], in_ref)
+        elif node not in (None, "", False, True) and path and not in_ref:
+            key = path[-1]
+            if key.isdigit():  # a list item: judge it by the list's key
+                key = path[-2] if len(path) > 1 else key
+            if (
+                _SENSITIVE.search(key)
+                and not _is_reference(key)
+                and not _PLACEHOLDER.match(str(node))
+            ):
+                found.append(
+                    f"{source}: {'.'.join(path)} holds a literal secret: put it in a Secret "
+                    "and reference it (existingSecret/secretName and key)"
+                )
+
+    walk(values, [], False)
+    return found
+
+
+# --------------------------------------------------------------------------- image tags
+
+
+def _tag_paths(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Paths of non-empty `...image.tag` values in a values mapping."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            here = (*path, str(key))
+            if here[-2:] == ("image", "tag") and value not in (None, ""):
+                yield here
+            yield from _tag_paths(value, here)
+
+
+def tag_location_violations(files: Mapping[str, Any], images_files: Iterable[str]) -> list[str]:
+    """An image tag may be set only in an environment's images.yaml: ``files`` maps every
+    values file (charts and gitops) to its parsed content."""
+    allowed = set(images_files)
+    return [
+        f"{name}: sets {'.'.join(path)}; image tags live only in gitops/envs/<env>/images.yaml"
+        for name, content in sorted(files.items())
+        if name not in allowed
+        for path in _tag_paths(content)
+    ]
+
+
+_EXPR = re.compile(r"\$\{\{\s*([^}]+?)\s*\}\}")
+_SHELL_VAR = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
+
+
+def _resolve(word: str, env: Mapping[str, str]) -> str:
+    """A shell word of a workflow step as an Actions expression: `"$TAG"` with TAG bound to
+    `${{ github.sha }}` in the step's env -> `github.sha`."""
+    match = _SHELL_VAR.match(word)
+    if match and match.group(1) in env:
+        word = str(env[match.group(1)])
+    expr = _EXPR.fullmatch(word.strip())
+    return expr.group(1) if expr else word
+
+
+def _steps(workflow: Mapping[str, Any]) -> Iterator[tuple[dict[str, str], Mapping[str, Any]]]:
+    top = {str(k): str(v) for k, v in (workflow.get("env") or {}).items()}
+    for job in (workflow.get("jobs") or {}).values():
+        job_env = {**top, **{str(k): str(v) for k, v in (job.get("env") or {}).items()}}
+        for step in job.get("steps") or []:
+            step_env = {**job_env, **{str(k): str(v) for k, v in (step.get("env") or {}).items()}}
+            yield step_env, step
+
+
+def cd_tag_violations(
+    workflow: Mapping[str, Any], environments: Iterable[str], services: Iterable[str]
+) -> list[str]:
+    """The CD workflow pushes images tagged with one commit SHA (GIT_SHA of `./pants
+    publish`) and bumps exactly that tag, for every environment and service, with
+    gitops/bump_image_tag.py (which edits the keys the app-of-apps chart reads)."""
+    import shlex
+
+    from bump_image_tag import build_parser
+
+    found: list[str] = []
+    bumped: list[tuple[set[str], set[str], str]] = []
+    published: set[str] = set()
+    for env, step in _steps(workflow):
+        script = str(step.get("run") or "")
+        if "pants" in script and "publish" in script:
+            published.add(_resolve(env.get("GIT_SHA", "<unset>"), env))
+        for line in script.replace("\\\n", " ").splitlines():
+            if "bump_image_tag.py" not in line:
+                continue
+            words = shlex.split(line.split("||")[0].split("&&")[0], posix=True)
+            args = words[
+                words.index(next(w for w in words if w.endswith("bump_image_tag.py"))) + 1 :
+            ]
+            try:
+                parsed = build_parser().parse_args(args)
+            except SystemExit:
+                found.append(f"cd: cannot parse the bump command {line.strip()!r}")
+                continue
+            bumped.append((set(parsed.envs), set(parsed.services), _resolve(parsed.tag, env)))
+    if not published:
+        found.append("cd: no step runs `./pants publish` with GIT_SHA set")
+    if len(published) > 1:
+        found.append(f"cd: images are published with several tags: {sorted(published)}")
+    if not bumped:
+        found.append("cd: no step runs gitops/bump_image_tag.py")
+    for _, _, tag in bumped:
+        if tag not in published:
+            found.append(
+                f"cd: bumps tag {tag!r} but publishes {', '.join(sorted(published)) or 'nothing'}"
+            )
+    covered = {(e, s) for envs, svcs, _ in bumped for e in envs for s in svcs}
+    for env_name in environments:
+        for service in services:
+            if (env_name, service) not in covered:
+                found.append(f"cd: never bumps {service} in {env_name}")
+    return found

@@ -1,0 +1,65 @@
+"""How the deploy tests find Helm and actionlint, and what they say when they cannot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from deploy import conftest, tools
+
+
+def test_an_explicit_path_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake = tmp_path / "helm"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("TODO_HELM", str(fake))
+    assert tools.helm() == str(fake)
+
+
+def test_a_wrong_explicit_path_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TODO_ACTIONLINT", str(tmp_path / "missing"))
+    with pytest.raises(tools.ToolUnavailable, match="is not an executable file"):
+        tools.actionlint()
+
+
+def test_the_cache_follows_the_devstack_variables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TODO_DEVSTACK_CACHE", str(tmp_path / "cache"))
+    assert tools.HELM.cached_binary == tmp_path / "cache" / f"helm-{tools.HELM_VERSION}" / "helm"
+    monkeypatch.delenv("TODO_DEVSTACK_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert tools.cache_root() == tmp_path / "xdg" / "todo-devstack"
+
+
+def _no_tool_anywhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("TODO_HELM", raising=False)
+    monkeypatch.setenv("TODO_DEVSTACK_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(tools, "go_executable", lambda: None)
+
+
+def test_without_go_the_error_names_the_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _no_tool_anywhere(monkeypatch, tmp_path)
+    with pytest.raises(tools.ToolUnavailable, match="install Go .* or set TODO_HELM"):
+        tools.helm()
+
+
+def test_a_missing_tool_fails_under_ci_and_skips_otherwise(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _no_tool_anywhere(monkeypatch, tmp_path)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        conftest.require(tools.HELM)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="install Go"):
+        conftest.require(tools.HELM)
+
+
+def test_the_helm_build_stamps_version_and_kubernetes_minor() -> None:
+    flags = " ".join(tools.HELM.ldflags)
+    assert f"version.version=v{tools.HELM_VERSION}" in flags
+    assert "chartutil.k8sVersionMinor=37" in flags
