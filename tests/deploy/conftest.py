@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from deploy import tools
 from deploy.render import Environment, Helm, environments, make_workspace, render_environment
+
+from todo.devstack import gotools as tools
 
 
 def require(tool: tools.GoTool) -> str:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from deploy import tools
+
+from todo.devstack import gotools as tools
 
 ROOT = Path(__file__).resolve().parents[2]
 CHARTS = ("todo-backend", "todo-worker", "todo-dapr")

@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from deploy import conftest, tools
+from deploy import conftest
+
+from todo.devstack import gotools as tools
+from todo.devstack.cache import cache_root
 
 
 def test_an_explicit_path_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -29,7 +32,7 @@ def test_the_cache_follows_the_devstack_variables(
     assert tools.HELM.cached_binary == tmp_path / "cache" / f"helm-{tools.HELM_VERSION}" / "helm"
     monkeypatch.delenv("TODO_DEVSTACK_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert tools.cache_root() == tmp_path / "xdg" / "todo-devstack"
+    assert cache_root() == tmp_path / "xdg" / "todo-devstack"
 
 
 def _no_tool_anywhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

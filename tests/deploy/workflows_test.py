@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy import tools
 from deploy.render import ROOT, load_yaml
+
+from todo.devstack import gotools as tools
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 PANTS_CACHES = {

@@ -50,6 +50,8 @@ from types import TracebackType
 
 import httpx
 
+from todo.devstack.cache import cache_root
+
 # One pin for the whole stack: build-support/dapr/go.mod requires exactly this release.
 DAPR_VERSION = "1.16.0"
 COMPONENTS_CONTRIB_VERSION = "1.16.0"
@@ -71,20 +73,6 @@ def _log(message: str) -> None:
 
 
 # --------------------------------------------------------------------------- paths
-
-
-def cache_root() -> Path:
-    """Where devstack keeps downloads and builds: never inside the repository.
-
-    The same rule as ``todo.devstack.kafka.cache_root`` (not imported, to keep Kafka's
-    client library out of this module).
-    """
-    explicit = os.environ.get("TODO_DEVSTACK_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "todo-devstack"
 
 
 def dapr_home(version: str = DAPR_VERSION) -> Path:

@@ -41,6 +41,8 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from todo.devstack.cache import cache_root
+
 # One pin for the whole stack; the Kafka 4.x jars on Maven Central (Scala 2.13 build).
 KAFKA_VERSION = "4.1.1"
 # Kafka 4.x logs through SLF4J 1.7 API; log4j2 is the backend its own distribution ships.
@@ -74,16 +76,6 @@ def _log(message: str) -> None:
 
 
 # --------------------------------------------------------------------------- tools
-
-
-def cache_root() -> Path:
-    """Where devstack keeps downloads and default data: never inside the repository."""
-    explicit = os.environ.get("TODO_DEVSTACK_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "todo-devstack"
 
 
 def kafka_home(version: str = KAFKA_VERSION) -> Path:

@@ -10,10 +10,12 @@ Each tool is looked up in this order:
    ``PATH`` or the usual install places), once, under a file lock, then reused.
 
 Helm 3.22.0 builds in about 4 minutes on 2 cores with an empty Go module cache; actionlint
-in about 10 seconds. ``python tests/deploy/tools.py`` fills the cache ahead of a test run.
+in about 10 seconds. ``./pants run src/todo/devstack/gotools.py`` fills the cache ahead of
+a test run.
 
-Tests call :func:`require` through the ``helm``/``actionlint`` fixtures: without a tool they
-skip with the fix, or fail when ``CI`` is set.
+The deploy tests reach them through their ``helm``/``actionlint`` fixtures (without a tool
+they skip with the fix, or fail when ``CI`` is set); the devstack renders the Dapr
+resources with Helm.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from todo.devstack.cache import cache_root
 
 HELM_VERSION = "3.22.0"
 # helm's Makefile stamps the Kubernetes version of its client-go (v0.37 -> 1.37) as the
@@ -85,17 +89,7 @@ ACTIONLINT = GoTool(
 
 
 def _log(message: str) -> None:
-    print(f"[deploy.tools] {message}", file=sys.stderr, flush=True)
-
-
-def cache_root() -> Path:
-    """The devstack's cache (todo.devstack.kafka.cache_root): never inside the repository."""
-    explicit = os.environ.get("TODO_DEVSTACK_CACHE")
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "todo-devstack"
+    print(f"[devstack.gotools] {message}", file=sys.stderr, flush=True)
 
 
 def _executable(path: Path | str) -> bool:
@@ -188,7 +182,9 @@ def locate(tool: GoTool, *, build: bool = True) -> str:
     if _executable(tool.cached_binary):
         return str(tool.cached_binary)
     if not build:
-        raise ToolUnavailable(f"{tool.name} is not installed: run python tests/deploy/tools.py")
+        raise ToolUnavailable(
+            f"{tool.name} is not installed: run ./pants run src/todo/devstack/gotools.py"
+        )
     return str(_build(tool))
 
 

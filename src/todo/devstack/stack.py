@@ -1,0 +1,309 @@
+"""The distributed shape on one machine: PostgreSQL, Kafka (KRaft), the Dapr scheduler,
+and the backend and the worker, each with its own real daprd.
+
+    ./pants run src/todo/devstack:stack          # prints where everything listens; Ctrl+C stops
+
+The Dapr resources are the `charts/todo-dapr` chart rendered with its local values, so
+the sidecars here load the same components, subscriptions, resiliency and configuration
+as the cluster. Also usable from tests: `async with DevStack(work_dir) as stack: ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from todo.devstack.dapr import DaprScheduler, DaprSidecar, ensure_dapr_binaries
+from todo.devstack.helm import render_chart
+from todo.devstack.kafka import KafkaBroker, ensure_topics, free_port
+from todo.devstack.postgres import PostgresServer
+
+BACKEND_APP_ID = "todo-backend"
+WORKER_APP_ID = "todo-worker"
+
+
+def _log(message: str) -> None:
+    print(f"[devstack] {message}", flush=True)
+
+
+def repo_root() -> Path:
+    for start in (Path(__file__).resolve().parent, Path.cwd().resolve()):
+        for parent in (start, *start.parents):
+            if (parent / "charts" / "todo-dapr" / "Chart.yaml").is_file():
+                return parent
+    raise FileNotFoundError("charts/todo-dapr not found: run from the repository")
+
+
+@dataclass
+class AppProcess:
+    """A service of ours as a child process, its output in a log file."""
+
+    name: str
+    module: str
+    port: int
+    env: dict[str, str]
+    log_file: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                env={
+                    **os.environ,
+                    "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+                    **self.env,
+                },
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    async def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        async with httpx.AsyncClient(timeout=2) as client:
+            while time.monotonic() < deadline:
+                if self.proc is not None and self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited: {self.log_file.read_text()[-3000:]}")
+                try:
+                    response = await client.get(f"{self.url}/readyz")
+                    if response.status_code == 200:
+                        return
+                    last = response.text
+                except httpx.HTTPError as exc:
+                    last = str(exc)
+                await asyncio.sleep(0.2)
+        raise TimeoutError(f"{self.name} not ready after {timeout}s: {last}")
+
+    async def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        for _ in range(100):
+            if self.proc.poll() is not None:
+                return
+            await asyncio.sleep(0.1)
+        self.proc.kill()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@dataclass
+class DevStack:
+    work_dir: Path
+    postgres_port: int = field(default_factory=free_port)
+    backend_port: int = field(default_factory=free_port)
+    worker_port: int = field(default_factory=free_port)
+    app_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    dapr_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+
+    def __post_init__(self) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.postgres = PostgresServer(self._pg_dir(), self.postgres_port)
+        self.kafka = KafkaBroker.on_free_ports(self.work_dir / "kafka")
+        self.scheduler = DaprScheduler.on_free_ports(self.work_dir / "scheduler")
+        resources = self.work_dir / "dapr" / "resources"
+        config = self.work_dir / "dapr" / "config.yaml"
+        self.backend_sidecar = DaprSidecar.on_free_ports(
+            BACKEND_APP_ID,
+            self.work_dir / "dapr",
+            app_port=self.backend_port,
+            resources_paths=[resources],
+            config=config,
+            scheduler_address=self.scheduler.address,
+            app_api_token=self.app_api_token,
+            dapr_api_token=self.dapr_api_token,
+        )
+        self.worker_sidecar = DaprSidecar.on_free_ports(
+            WORKER_APP_ID,
+            self.work_dir / "dapr",
+            app_port=self.worker_port,
+            resources_paths=[resources],
+            config=config,
+            scheduler_address=self.scheduler.address,
+            app_api_token=self.app_api_token,
+            dapr_api_token=self.dapr_api_token,
+        )
+        self.backend: AppProcess | None = None
+        self.worker: AppProcess | None = None
+
+    def _pg_dir(self) -> Path:
+        # As root the server runs as `postgres`, which must reach its directory.
+        if os.geteuid() == 0:
+            base = Path("/var/tmp/todo-devstack")
+            base.mkdir(parents=True, exist_ok=True)
+            base.chmod(0o755)
+            return base / f"postgres-{self.postgres_port}"
+        return self.work_dir / "postgres"
+
+    async def _render_resources(self, database_url: str) -> None:
+        dapr_dir = self.work_dir / "dapr"
+        (dapr_dir / "resources").mkdir(parents=True, exist_ok=True)
+        secrets_file = dapr_dir / "secrets.json"
+        libpq = database_url.replace("postgresql+asyncpg://", "postgres://")
+        secrets_file.write_text(
+            json.dumps({"todo-postgres": {"dapr-state-connection-string": libpq}})
+        )
+        secrets_file.chmod(0o600)
+        rendered = await render_chart(
+            repo_root() / "charts" / "todo-dapr",
+            values_files=[repo_root() / "charts" / "todo-dapr" / "values-local.yaml"],
+            set_values={
+                "pubsub.brokers": self.kafka.bootstrap,
+                "secretStore.file": str(secrets_file),
+                "nameResolution.sqlite.path": str(dapr_dir / "names.db"),
+            },
+        )
+        documents = [d for d in rendered.split("\n---") if "kind: Configuration" not in d]
+        configuration = [d for d in rendered.split("\n---") if "kind: Configuration" in d]
+        (dapr_dir / "resources" / "resources.yaml").write_text("\n---".join(documents))
+        (dapr_dir / "config.yaml").write_text("\n---".join(configuration))
+
+    async def start(self) -> None:
+        started = time.monotonic()
+        await ensure_dapr_binaries()
+        await self.postgres.start()
+        database_url = await self.postgres.create_database("todo")
+        await self.kafka.start()
+        await ensure_topics(self.kafka.bootstrap)
+        await self.scheduler.start()
+        await self._render_resources(database_url)
+        self.backend = AppProcess(
+            "backend",
+            "todo.backend.main",
+            self.backend_port,
+            {
+                "TODO_PORT": str(self.backend_port),
+                "TODO_DATABASE_URL": database_url,
+                "TODO_DATA_DIR": str(self.work_dir / "backend"),
+                "TODO_BUS": "dapr",
+                "TODO_EMBEDDED_WORKER": "false",
+                "TODO_APP_API_TOKEN": self.app_api_token,
+                "TODO_JWT_SECRET": secrets.token_urlsafe(48),
+                "DAPR_HTTP_PORT": str(self.backend_sidecar.http_port),
+                "DAPR_API_TOKEN": self.dapr_api_token,
+                "TODO_OUTBOX_POLL_SECONDS": "0.2",
+            },
+            self.work_dir / "logs" / "backend.log",
+        )
+        self.worker = AppProcess(
+            "worker",
+            "todo.worker.main",
+            self.worker_port,
+            {
+                "TODO_WORKER_PORT": str(self.worker_port),
+                "TODO_WORKER_BUS": "dapr",
+                "TODO_WORKER_APP_API_TOKEN": self.app_api_token,
+                "DAPR_HTTP_PORT": str(self.worker_sidecar.http_port),
+                "DAPR_API_TOKEN": self.dapr_api_token,
+            },
+            self.work_dir / "logs" / "worker.log",
+        )
+        self.backend.start()
+        self.worker.start()
+        await asyncio.gather(self.backend_sidecar.start(), self.worker_sidecar.start())
+        await asyncio.gather(self.backend.wait_ready(90), self.worker.wait_ready(90))
+        await asyncio.gather(
+            self.backend_sidecar.start(wait_for_app=True),
+            self.worker_sidecar.start(wait_for_app=True),
+        )
+        _log(f"ready in {time.monotonic() - started:.1f}s")
+
+    async def stop(self) -> None:
+        for app in (self.worker, self.backend):
+            if app is not None:
+                await app.stop()
+        for closer in (
+            self.worker_sidecar.stop,
+            self.backend_sidecar.stop,
+            self.scheduler.stop,
+            self.kafka.stop,
+            self.postgres.stop,
+        ):
+            with contextlib.suppress(Exception):
+                await closer()
+
+    async def restart_worker(self) -> None:
+        """Stop the worker and its sidecar, then start both again (same ports)."""
+        assert self.worker is not None
+        await self.worker.stop()
+        await self.worker_sidecar.stop()
+        self.worker.start()
+        await self.worker_sidecar.start()
+        await self.worker.wait_ready(90)
+
+    def describe(self) -> str:
+        backend = self.backend.url if self.backend else "-"
+        worker = self.worker.url if self.worker else "-"
+        return "\n".join(
+            [
+                f"  web UI and API   {backend}/  (docs {backend}/docs)",
+                f"  worker           {worker}/metrics",
+                f"  backend daprd    {self.backend_sidecar.http_url}",
+                f"  worker daprd     {self.worker_sidecar.http_url}",
+                f"  Dapr scheduler   {self.scheduler.address}",
+                f"  Kafka            {self.kafka.bootstrap}",
+                f"  PostgreSQL       {self.postgres.url}",
+                f"  logs             {self.work_dir}",
+            ]
+        )
+
+    async def __aenter__(self) -> DevStack:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+async def _serve(work_dir: Path) -> None:
+    async with DevStack(work_dir) as stack:
+        print("Todo Cloud devstack is up:\n" + stack.describe(), flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        print("stopping…", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--work-dir", default=".todo-data/devstack")
+    args = parser.parse_args()
+    asyncio.run(_serve(Path(args.work_dir).resolve()))
+
+
+if __name__ == "__main__":
+    main()
