@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from todo.backend.app import create_app
 from todo.backend.settings import BackendSettings
+from todo.devstack.ports import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -39,13 +39,6 @@ def chromium_path() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture

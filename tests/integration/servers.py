@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,15 +23,9 @@ from todo.backend.app import create_app
 from todo.backend.conftest import _admin, postgres_admin_url
 from todo.backend.settings import BackendSettings, BusKind
 from todo.devstack.kafka import KafkaBroker, ensure_topics
+from todo.devstack.ports import free_port
 
 APP_TOKEN = "integration-app-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -14,13 +13,7 @@ import uvicorn
 from todo.backend.app import create_app
 from todo.backend.conftest import signup
 from todo.backend.settings import BackendSettings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from todo.devstack.ports import free_port
 
 
 @pytest.fixture

@@ -38,7 +38,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,7 @@ from types import TracebackType
 import httpx
 
 from todo.devstack.cache import cache_root
+from todo.devstack.ports import free_ports
 
 # One pin for the whole stack: build-support/dapr/go.mod requires exactly this release.
 DAPR_VERSION = "1.16.0"
@@ -270,24 +270,6 @@ async def ensure_dapr_binaries() -> DaprBinaries:
 # --------------------------------------------------------------------------- processes
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    return _free_ports(1)[0]
-
-
-def _free_ports(count: int) -> list[int]:
-    socks: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            socks.append(sock)
-            sock.bind((HOST, 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
 _LIVE: set[subprocess.Popen[bytes]] = set()
 _PR_SET_PDEATHSIG = 1
 
@@ -460,7 +442,7 @@ class DaprScheduler:
 
     @classmethod
     def on_free_ports(cls, data_dir: Path) -> DaprScheduler:
-        port, healthz, client, peer = _free_ports(4)
+        port, healthz, client, peer = free_ports(4)
         return cls(
             data_dir=data_dir,
             port=port,
@@ -586,7 +568,7 @@ class DaprSidecar:
         app_api_token: str | None = None,
         dapr_api_token: str | None = None,
     ) -> DaprSidecar:
-        http, grpc, internal, metrics = _free_ports(4)
+        http, grpc, internal, metrics = free_ports(4)
         return cls(
             app_id=app_id,
             work_dir=work_dir,

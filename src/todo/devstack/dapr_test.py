@@ -27,8 +27,8 @@ from todo.devstack.dapr import (
     DaprScheduler,
     DaprSidecar,
     ensure_dapr_binaries,
-    free_port,
 )
+from todo.devstack.ports import free_port
 
 APP_ID = "devstack-dapr-test"
 STORE = "statestore"

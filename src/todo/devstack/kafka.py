@@ -42,6 +42,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from todo.devstack.cache import cache_root
+from todo.devstack.ports import free_ports
 
 # One pin for the whole stack; the Kafka 4.x jars on Maven Central (Scala 2.13 build).
 KAFKA_VERSION = "4.1.1"
@@ -244,27 +245,6 @@ def _bindable(port: int) -> bool:
     return True
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _free_ports(count: int) -> list[int]:
-    socks: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            socks.append(sock)
-            sock.bind((HOST, 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
 # --------------------------------------------------------------------------- broker
 
 _LIVE: set[subprocess.Popen[bytes]] = set()
@@ -402,7 +382,7 @@ class KafkaBroker:
 
     @classmethod
     def on_free_ports(cls, data_dir: Path, version: str = KAFKA_VERSION) -> KafkaBroker:
-        port, controller_port = _free_ports(2)
+        port, controller_port = free_ports(2)
         return cls(data_dir=data_dir, port=port, controller_port=controller_port, version=version)
 
     @property

@@ -23,8 +23,8 @@ from todo.devstack.kafka import (
     KafkaBroker,
     ensure_kafka_jars,
     ensure_topics,
-    free_port,
 )
+from todo.devstack.ports import free_port
 
 USERS = [f"user-{i}" for i in range(7)]
 

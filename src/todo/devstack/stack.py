@@ -28,7 +28,8 @@ import httpx
 
 from todo.devstack.dapr import DaprScheduler, DaprSidecar, ensure_dapr_binaries
 from todo.devstack.helm import render_chart
-from todo.devstack.kafka import KafkaBroker, ensure_topics, free_port
+from todo.devstack.kafka import KafkaBroker, ensure_topics
+from todo.devstack.ports import free_port
 from todo.devstack.postgres import PostgresServer
 
 BACKEND_APP_ID = "todo-backend"
