@@ -48,6 +48,29 @@ def repo_root() -> Path:
     raise FileNotFoundError("charts/todo-dapr not found: run from the repository")
 
 
+async def render_resources(dapr_dir: Path, kafka_bootstrap: str, database_url: str) -> None:
+    """charts/todo-dapr with its local values, as files for daprd: `resources/` (components,
+    subscriptions, resiliency) and `config.yaml` (the Configuration)."""
+    (dapr_dir / "resources").mkdir(parents=True, exist_ok=True)
+    secrets_file = dapr_dir / "secrets.json"
+    libpq = database_url.replace("postgresql+asyncpg://", "postgres://")
+    secrets_file.write_text(json.dumps({"todo-postgres": {"dapr-state-connection-string": libpq}}))
+    secrets_file.chmod(0o600)
+    rendered = await render_chart(
+        repo_root() / "charts" / "todo-dapr",
+        values_files=[repo_root() / "charts" / "todo-dapr" / "values-local.yaml"],
+        set_values={
+            "pubsub.brokers": kafka_bootstrap,
+            "secretStore.file": str(secrets_file),
+            "nameResolution.sqlite.path": str(dapr_dir / "names.db"),
+        },
+    )
+    documents = [d for d in rendered.split("\n---") if "kind: Configuration" not in d]
+    configuration = [d for d in rendered.split("\n---") if "kind: Configuration" in d]
+    (dapr_dir / "resources" / "resources.yaml").write_text("\n---".join(documents))
+    (dapr_dir / "config.yaml").write_text("\n---".join(configuration))
+
+
 @dataclass
 class AppProcess:
     """A service of ours as a child process, its output in a log file."""
@@ -159,29 +182,6 @@ class DevStack:
             return base / f"postgres-{self.postgres_port}"
         return self.work_dir / "postgres"
 
-    async def _render_resources(self, database_url: str) -> None:
-        dapr_dir = self.work_dir / "dapr"
-        (dapr_dir / "resources").mkdir(parents=True, exist_ok=True)
-        secrets_file = dapr_dir / "secrets.json"
-        libpq = database_url.replace("postgresql+asyncpg://", "postgres://")
-        secrets_file.write_text(
-            json.dumps({"todo-postgres": {"dapr-state-connection-string": libpq}})
-        )
-        secrets_file.chmod(0o600)
-        rendered = await render_chart(
-            repo_root() / "charts" / "todo-dapr",
-            values_files=[repo_root() / "charts" / "todo-dapr" / "values-local.yaml"],
-            set_values={
-                "pubsub.brokers": self.kafka.bootstrap,
-                "secretStore.file": str(secrets_file),
-                "nameResolution.sqlite.path": str(dapr_dir / "names.db"),
-            },
-        )
-        documents = [d for d in rendered.split("\n---") if "kind: Configuration" not in d]
-        configuration = [d for d in rendered.split("\n---") if "kind: Configuration" in d]
-        (dapr_dir / "resources" / "resources.yaml").write_text("\n---".join(documents))
-        (dapr_dir / "config.yaml").write_text("\n---".join(configuration))
-
     async def start(self) -> None:
         started = time.monotonic()
         await ensure_dapr_binaries()
@@ -190,7 +190,7 @@ class DevStack:
         await self.kafka.start()
         await ensure_topics(self.kafka.bootstrap)
         await self.scheduler.start()
-        await self._render_resources(database_url)
+        await render_resources(self.work_dir / "dapr", self.kafka.bootstrap, database_url)
         self.backend = AppProcess(
             "backend",
             "todo.backend.main",
@@ -302,8 +302,24 @@ async def _serve(work_dir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--work-dir", default=".todo-data/devstack")
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="only write the Dapr resources (for `dapr run -f dapr.yaml`) and exit",
+    )
+    parser.add_argument("--kafka", default="127.0.0.1:9092", help="with --render-only")
+    parser.add_argument(
+        "--postgres-url",
+        default="postgresql+asyncpg://todo_test:todo_test@127.0.0.1:5432/postgres",
+        help="with --render-only: the state store's database",
+    )
     args = parser.parse_args()
-    asyncio.run(_serve(Path(args.work_dir).resolve()))
+    work_dir = Path(args.work_dir).resolve()
+    if args.render_only:
+        asyncio.run(render_resources(work_dir / "dapr", args.kafka, args.postgres_url))
+        print(f"Dapr resources in {work_dir / 'dapr'}")
+        return
+    asyncio.run(_serve(work_dir))
 
 
 if __name__ == "__main__":
