@@ -18,7 +18,13 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
-from todo.shared.events import TASK_EVENT_TYPES, CloudEvent, EventType, TaskSnapshot
+from todo.shared.events import (
+    TASK_EVENT_TYPES,
+    CloudEvent,
+    EventType,
+    TaskEventData,
+    TaskSnapshot,
+)
 from todo.shared.metrics import JOBS_FIRED, REMINDER_LATENESS
 from todo.shared.ports import PermanentEventError, ReminderScheduler, TaskGateway
 from todo.shared.reminders import fire_times, next_fire_time, reminder_job_name
@@ -78,6 +84,19 @@ class ReminderService:
         await self.reschedule(task, job.fire_at, inclusive=False)
 
 
+REMINDER_FIELDS = frozenset({"reminders", "due_at", "snoozed_until", "status"})
+
+
+def affects_reminders(event_type: str, data: TaskEventData) -> bool:
+    """Whether the event can change the task's reminder job: most changes (a title, tags,
+    a task without reminders) cannot, and skipping them keeps the scheduler's store quiet."""
+    task = data.task
+    has_reminders = bool(task.reminders) or task.snoozed_until is not None
+    if event_type == EventType.TASK_UPDATED:
+        return bool(REMINDER_FIELDS & set(data.changed_fields))
+    return has_reminders
+
+
 @dataclass
 class TaskEventHandler:
     """Consumes `task-events`: keeps reminder jobs current and rolls recurring tasks."""
@@ -94,10 +113,11 @@ class TaskEventHandler:
         except ValidationError as exc:
             raise PermanentEventError(f"event {event.id}: bad task payload: {exc}") from exc
         task = data.task
-        if event.type == EventType.TASK_DELETED:
-            await self.reminders.scheduler.cancel(reminder_job_name(task.id))
-            return
-        await self.reminders.reschedule(task, event.time, inclusive=True)
+        if affects_reminders(event.type, data):
+            if event.type == EventType.TASK_DELETED:
+                await self.reminders.scheduler.cancel(reminder_job_name(task.id))
+                return
+            await self.reminders.reschedule(task, event.time, inclusive=True)
         if event.type == EventType.TASK_COMPLETED and task.recurrence is not None:
             created = await self.tasks.create_next_occurrence(task.id, idempotency_key=event.id)
             log.info(

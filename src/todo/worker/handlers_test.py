@@ -155,3 +155,38 @@ async def test_a_bad_payload_is_permanent(parts: Any) -> None:
     event.data = {"task": {"id": "only"}}
     with pytest.raises(PermanentEventError):
         await handler(event)
+
+
+@dataclass
+class CountingScheduler(FakeScheduler):
+    calls: int = 0
+
+    async def schedule(self, name: str, due_at: datetime, payload: dict[str, Any]) -> None:
+        self.calls += 1
+        await super().schedule(name, due_at, payload)
+
+    async def cancel(self, name: str) -> None:
+        self.calls += 1
+        await super().cancel(name)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "task", "changed", "touches"),
+    [
+        (EventType.TASK_CREATED, {"reminders": []}, [], False),
+        (EventType.TASK_UPDATED, {}, ["title", "tags"], False),
+        (EventType.TASK_UPDATED, {}, ["due_at"], True),
+        (EventType.TASK_UPDATED, {"reminders": []}, ["reminders"], True),
+        (EventType.TASK_COMPLETED, {"status": "completed", "reminders": []}, ["status"], False),
+        (EventType.TASK_COMPLETED, {"status": "completed"}, ["status"], True),
+        (EventType.TASK_DELETED, {"reminders": []}, [], False),
+        (EventType.TASK_DELETED, {}, [], True),
+    ],
+)
+async def test_only_changes_that_can_move_a_reminder_touch_the_scheduler(
+    event_type: EventType, task: dict[str, Any], changed: list[str], touches: bool
+) -> None:
+    scheduler, tasks = CountingScheduler(), FakeTasks()
+    handler = TaskEventHandler(ReminderService(scheduler, tasks), tasks)
+    await handler(task_event(event_type, snapshot(**task), changed_fields=changed, time=NOW))
+    assert (scheduler.calls > 0) is touches
