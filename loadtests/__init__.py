@@ -1,0 +1,1 @@
+"""Load tests of Todo Cloud: Locust workload, SLOs, runner and report (see run.py)."""

@@ -1,0 +1,310 @@
+"""What the load runs against: the backend (and, for Kafka, a broker, PostgreSQL and a
+worker) started as separate processes, or a server that already runs.
+
+- embedded: `python -m todo.backend.main` on SQLite in a temporary directory, with its
+  in-process bus, scheduler and worker handlers.
+- kafka: a fresh database on the PostgreSQL server given, a devstack Kafka broker
+  (todo.devstack.kafka), the backend in service shape (TODO_BUS=kafka, no embedded worker)
+  and a worker service `python -m todo.worker.main`.
+- a URL: only that; loopback addresses only, unless allow_remote.
+
+Children get a clean TODO_* environment (the caller's TODO_* variables do not leak in),
+TODO_ENVIRONMENT=local and a random TODO_JWT_SECRET, log into the output directory, and
+die with the runner (SIGTERM on exit, and the kernel's parent-death signal on Linux).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+
+from todo.devstack.bench_events import create_database
+from todo.devstack.kafka import (
+    KafkaBroker,
+    _pdeathsig_setter,  # the broker's own guard against orphans; the same need here
+    ensure_topics,
+)
+from todo.devstack.ports import free_port
+
+TargetKind = Literal["embedded", "kafka", "url"]
+READY_TIMEOUT_S = 90.0
+
+
+class TargetError(RuntimeError):
+    """The target could not be started or reached."""
+
+
+def is_loopback_host(host: str) -> bool:
+    """Only literal loopback addresses and `localhost`: a name could resolve anywhere."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, *, allow_remote: bool) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TargetError(f"--target {url!r}: give embedded, kafka or an http(s) URL")
+    if not allow_remote and not is_loopback_host(parts.hostname):
+        raise TargetError(
+            f"--target {url}: {parts.hostname} is not a loopback address; load tests send "
+            "traffic to this machine only unless --allow-remote is given"
+        )
+    return url.rstrip("/")
+
+
+@dataclass
+class ServiceProcess:
+    """A child process of the runner: a Python service with its log in the out dir."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+    url: str = ""  # where it serves /readyz and /metrics
+
+    @classmethod
+    def spawn(
+        cls, name: str, module: str, env: Mapping[str, str], log: Path, url: str
+    ) -> ServiceProcess:
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", module],  # noqa: S603 - our own interpreter and module
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_pdeathsig_setter(),
+            )
+        return cls(name, proc, log, url)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return "(no log)"
+
+    async def wait_ready(self, url: str, timeout: float = READY_TIMEOUT_S) -> None:
+        deadline = time.monotonic() + timeout
+        last = "no answer yet"
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise TargetError(
+                        f"{self.name} exited with code {self.proc.returncode} while starting; "
+                        f"tail of {self.log}:\n{self.tail()}"
+                    )
+                try:
+                    response = await client.get(url)
+                    if response.status_code == 200:
+                        return
+                    last = f"HTTP {response.status_code}: {response.text[:300]}"
+                except httpx.HTTPError as exc:
+                    last = f"{type(exc).__name__}: {exc}"
+                await asyncio.sleep(0.2)
+        raise TargetError(f"{self.name} not ready at {url} after {timeout:.0f}s ({last})")
+
+    async def stop(self, grace: float = 15.0) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while self.proc.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            if self.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self.proc.kill()
+                await asyncio.to_thread(self.proc.wait, 10)
+
+
+@dataclass
+class Target:
+    kind: TargetKind
+    base_url: str
+    description: str
+    kafka_bootstrap: str | None = None
+    backend: ServiceProcess | None = None
+    services: list[ServiceProcess] = field(default_factory=list)
+    # Other processes of the target whose CPU use the report shows (name -> pid).
+    other_pids: dict[str, int] = field(default_factory=dict)
+
+
+def child_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """The runner's environment without its TODO_* variables, plus `extra`, and an import
+    path that finds the same sources the runner runs (in a PEX or a test sandbox too)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TODO_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    env.update(extra)
+    return env
+
+
+def _backend_env(data_dir: Path, port: int, extra: Mapping[str, str]) -> dict[str, str]:
+    return child_env(
+        {
+            "TODO_ENVIRONMENT": "local",
+            "TODO_JWT_SECRET": secrets.token_urlsafe(48),
+            "TODO_HOST": "127.0.0.1",
+            "TODO_PORT": str(port),
+            "TODO_DATA_DIR": str(data_dir),
+            "TODO_LOG_LEVEL": "WARNING",
+            "TODO_MIGRATE_ON_START": "true",
+            **extra,
+        }
+    )
+
+
+async def _drop_database(admin_url: str, database_url: str) -> None:
+    admin = make_url(admin_url)
+    name = make_url(database_url).database
+    conn = await asyncpg.connect(
+        host=admin.host,
+        port=admin.port or 5432,
+        user=admin.username,
+        password=admin.password,
+        database=admin.database or "postgres",
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def embedded(workdir: Path, logs: Path) -> AsyncIterator[Target]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    backend = ServiceProcess.spawn(
+        "backend",
+        "todo.backend.main",
+        _backend_env(workdir / "data", port, {}),
+        logs / "backend.log",
+        url,
+    )
+    try:
+        await backend.wait_ready(f"{url}/readyz")
+        yield Target(
+            kind="embedded",
+            base_url=url,
+            description=(
+                "embedded: backend subprocess (uvicorn, 1 process) on SQLite, in-process bus, "
+                "scheduler and worker handlers"
+            ),
+            backend=backend,
+            services=[backend],
+        )
+    finally:
+        await backend.stop()
+
+
+@contextlib.asynccontextmanager
+async def kafka(
+    workdir: Path, logs: Path, postgres_admin_url: str, *, allow_remote: bool
+) -> AsyncIterator[Target]:
+    host = make_url(postgres_admin_url).host or "localhost"
+    if not allow_remote and not is_loopback_host(host):
+        raise TargetError(
+            f"--postgres-url names {host}, not a loopback address (give --allow-remote)"
+        )
+    broker = KafkaBroker.on_free_ports(workdir / "kafka")
+    services: list[ServiceProcess] = []
+    database_url: str | None = None
+    try:
+        await broker.start()
+        await ensure_topics(broker.bootstrap)
+        database_url = await create_database(postgres_admin_url)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        app_token = secrets.token_urlsafe(24)
+        backend = ServiceProcess.spawn(
+            "backend",
+            "todo.backend.main",
+            _backend_env(
+                workdir / "data",
+                port,
+                {
+                    "TODO_DATABASE_URL": database_url,
+                    "TODO_BUS": "kafka",
+                    "TODO_KAFKA_BOOTSTRAP": broker.bootstrap,
+                    "TODO_EMBEDDED_WORKER": "false",
+                    "TODO_APP_API_TOKEN": app_token,
+                },
+            ),
+            logs / "backend.log",
+            url,
+        )
+        services.append(backend)
+        await backend.wait_ready(f"{url}/readyz")
+        worker_port = free_port()
+        worker = ServiceProcess.spawn(
+            "worker",
+            "todo.worker.main",
+            child_env(
+                {
+                    "TODO_WORKER_HOST": "127.0.0.1",
+                    "TODO_WORKER_PORT": str(worker_port),
+                    "TODO_WORKER_KAFKA_BOOTSTRAP": broker.bootstrap,
+                    "TODO_WORKER_BACKEND_URL": url,
+                    "TODO_WORKER_APP_API_TOKEN": app_token,
+                    "TODO_WORKER_DATABASE_URL": database_url,
+                    "TODO_WORKER_LOG_LEVEL": "WARNING",
+                }
+            ),
+            logs / "worker.log",
+            f"http://127.0.0.1:{worker_port}",
+        )
+        services.append(worker)
+        await worker.wait_ready(f"{worker.url}/readyz")
+        yield Target(
+            kind="kafka",
+            base_url=url,
+            description=(
+                "kafka: backend subprocess (uvicorn, 1 process, TODO_BUS=kafka) on PostgreSQL, "
+                "worker subprocess, single-node Kafka broker (devstack)"
+            ),
+            kafka_bootstrap=broker.bootstrap,
+            backend=backend,
+            services=services,
+            other_pids={"kafka broker": broker.pid} if broker.pid is not None else {},
+        )
+    finally:
+        for service in reversed(services):
+            await service.stop()
+        await broker.stop()
+        if database_url is not None:
+            with contextlib.suppress(Exception):
+                await _drop_database(postgres_admin_url, database_url)
+
+
+@contextlib.asynccontextmanager
+async def remote(url: str, *, allow_remote: bool) -> AsyncIterator[Target]:
+    base = check_url(url, allow_remote=allow_remote)
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        try:
+            response = await client.get(f"{base}/readyz")
+        except httpx.HTTPError as exc:
+            raise TargetError(f"{base}/readyz: {type(exc).__name__}: {exc}") from None
+    if response.status_code != 200:
+        raise TargetError(f"{base}/readyz answered HTTP {response.status_code}")
+    yield Target(kind="url", base_url=base, description="a server started elsewhere")
