@@ -17,10 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Column, delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
 
-from todo.shared.db import UTCDateTime
+from todo.shared.db import UTCDateTime, dialect_name
 from todo.shared.ports import JobHandler, PermanentEventError
 
 log = logging.getLogger(__name__)
@@ -57,15 +59,24 @@ class DatabaseScheduler:
         self._handler = handler
 
     async def schedule(self, name: str, due_at: datetime, payload: dict[str, Any]) -> None:
+        # One upsert: a read-then-write would race a firing job deleting the same row.
+        values = {
+            "name": name,
+            "due_at": due_at,
+            "payload": payload,
+            "generation": new_id(),
+            "attempts": 0,
+        }
         async with self.sessions() as session:
-            job = await session.get(ScheduledJob, name)
-            if job is None:
-                session.add(ScheduledJob(name=name, due_at=due_at, payload=payload))
-            else:
-                job.due_at = due_at
-                job.payload = payload
-                job.generation = new_id()
-                job.attempts = 0
+            dialect = dialect_name(session)
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            table = ScheduledJob.__table__  # type: ignore[attr-defined]
+            statement = insert(table).values(**values)
+            statement = statement.on_conflict_do_update(
+                index_elements=["name"],
+                set_={k: statement.excluded[k] for k in values if k != "name"},
+            )
+            await session.execute(statement)
             await session.commit()
         self._wake.set()
 
