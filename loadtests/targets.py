@@ -35,12 +35,9 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from todo.devstack.bench_events import create_database
-from todo.devstack.kafka import (
-    KafkaBroker,
-    _pdeathsig_setter,  # the broker's own guard against orphans; the same need here
-    ensure_topics,
-)
+from todo.devstack.kafka import KafkaBroker, ensure_topics
 from todo.devstack.ports import free_port
+from todo.devstack.processes import pdeathsig_setter
 
 TargetKind = Literal["embedded", "kafka", "url"]
 READY_TIMEOUT_S = 90.0
@@ -92,7 +89,7 @@ class ServiceProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_pdeathsig_setter(),
+                preexec_fn=pdeathsig_setter(),
             )
         return cls(name, proc, log, url)
 

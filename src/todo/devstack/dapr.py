@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import contextlib
-import ctypes
 import fcntl
 import hashlib
 import json
@@ -42,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -51,6 +49,7 @@ import httpx
 
 from todo.devstack.cache import cache_root
 from todo.devstack.ports import free_ports
+from todo.devstack.processes import pdeathsig_setter, tail, track, untrack
 
 # One pin for the whole stack: build-support/dapr/go.mod requires exactly this release.
 DAPR_VERSION = "1.16.0"
@@ -270,51 +269,6 @@ async def ensure_dapr_binaries() -> DaprBinaries:
 # --------------------------------------------------------------------------- processes
 
 
-_LIVE: set[subprocess.Popen[bytes]] = set()
-_PR_SET_PDEATHSIG = 1
-
-
-@atexit.register
-def _kill_leftovers() -> None:
-    """Never leave a daprd or scheduler behind when Python exits without stop()."""
-    for proc in list(_LIVE):
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(5)
-
-
-def _pdeathsig_setter() -> Callable[[], None] | None:
-    """Linux: have the kernel SIGTERM the child when its parent dies (even by SIGKILL)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved now, not in the child
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def set_pdeathsig() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return set_pdeathsig
-
-
-def _tail(path: Path, lines: int = 60) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 64 * 1024))
-            text = fh.read().decode("utf-8", "replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
-
-
 async def _wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while proc.poll() is None:
@@ -359,12 +313,12 @@ class _Process:
                 cwd=cwd,
                 env=dict(env),
                 start_new_session=True,
-                preexec_fn=_pdeathsig_setter(),
+                preexec_fn=pdeathsig_setter(),
             )
-        _LIVE.add(self._proc)
+        track(self._proc)
 
     def failure(self, what: str) -> str:
-        return f"{self.name} {what}; tail of {self.log_file}:\n{_tail(self.log_file)}"
+        return f"{self.name} {what}; tail of {self.log_file}:\n{tail(self.log_file)}"
 
     async def wait_http(
         self, url: str, expect: int, deadline: float, headers: Mapping[str, str]
@@ -401,7 +355,7 @@ class _Process:
                     proc.kill()
                 await _wait_exit(proc, 10)
         self._last_returncode = proc.returncode
-        _LIVE.discard(proc)
+        untrack(proc)
         self._proc = None
 
 

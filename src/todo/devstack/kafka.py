@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import base64
 import contextlib
-import ctypes
 import fcntl
 import os
 import shutil
@@ -32,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -43,6 +41,7 @@ from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from todo.devstack.cache import cache_root
 from todo.devstack.ports import free_ports
+from todo.devstack.processes import pdeathsig_setter, tail, track, untrack
 
 # One pin for the whole stack; the Kafka 4.x jars on Maven Central (Scala 2.13 build).
 KAFKA_VERSION = "4.1.1"
@@ -247,39 +246,6 @@ def _bindable(port: int) -> bool:
 
 # --------------------------------------------------------------------------- broker
 
-_LIVE: set[subprocess.Popen[bytes]] = set()
-_PR_SET_PDEATHSIG = 1
-
-
-@atexit.register
-def _kill_leftovers() -> None:
-    """Never leave a JVM behind when the Python process exits without stop()."""
-    for proc in list(_LIVE):
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGCONT)
-                proc.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(5)
-
-
-def _pdeathsig_setter() -> Callable[[], None] | None:
-    """Linux: have the kernel SIGTERM the JVM when its parent dies (even by SIGKILL)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved now, not in the child
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def set_pdeathsig() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return set_pdeathsig
-
 
 def _random_cluster_id() -> str:
     while True:
@@ -349,18 +315,6 @@ logger.request.level = WARN
 logger.authorizer.name = kafka.authorizer.logger
 logger.authorizer.level = WARN
 """
-
-
-def _tail(path: Path, lines: int = 60) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 64 * 1024))
-            text = fh.read().decode("utf-8", "replace")
-    except OSError:
-        return "(no broker log)"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 @dataclass
@@ -539,10 +493,10 @@ class KafkaBroker:
                 # Own process group: a terminal's Ctrl+C reaches us, and we stop the JVM.
                 start_new_session=True,
                 # Note: the death signal follows the thread that spawns, here the loop's.
-                preexec_fn=_pdeathsig_setter(),
+                preexec_fn=pdeathsig_setter(),
             )
         self._paused = False
-        _LIVE.add(self._proc)
+        track(self._proc)
 
     async def _wait_ready(self, deadline: float) -> None:
         last_error = "no answer yet"
@@ -551,13 +505,13 @@ class KafkaBroker:
             if proc.poll() is not None:
                 raise RuntimeError(
                     f"Kafka exited with code {proc.returncode} while starting; "
-                    f"tail of {self.log_file}:\n{_tail(self.log_file)}"
+                    f"tail of {self.log_file}:\n{tail(self.log_file)}"
                 )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(
                     f"Kafka on {self.bootstrap} did not answer in time ({last_error}); "
-                    f"tail of {self.log_file}:\n{_tail(self.log_file)}"
+                    f"tail of {self.log_file}:\n{tail(self.log_file)}"
                 )
             try:
                 async with asyncio.timeout(min(10.0, remaining)):
@@ -589,7 +543,7 @@ class KafkaBroker:
                 await _wait_exit(proc, 10)
         self._paused = False
         self._last_returncode = proc.returncode
-        _LIVE.discard(proc)
+        untrack(proc)
         self._proc = None
 
 
