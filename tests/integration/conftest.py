@@ -1,3 +1,5 @@
-from integration.servers import backend, kafka, postgres_db
+from integration.servers import backend, kafka
 
-__all__ = ["backend", "kafka", "postgres_db"]
+from todo.backend.conftest import postgres_url
+
+__all__ = ["backend", "kafka", "postgres_url"]

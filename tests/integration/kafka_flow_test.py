@@ -182,10 +182,10 @@ async def wait_for(probe: Any, timeout: float) -> None:
 
 
 async def test_killed_worker_redelivers_without_duplicate_effects_and_two_share_the_work(
-    backend: Backend, kafka: KafkaBroker, postgres_db: str, tmp_path: Path
+    backend: Backend, kafka: KafkaBroker, postgres_url: str, tmp_path: Path
 ) -> None:
     recurring = 150
-    first = await asyncio.to_thread(start_worker, backend, kafka, postgres_db, tmp_path, "w1")
+    first = await asyncio.to_thread(start_worker, backend, kafka, postgres_url, tmp_path, "w1")
     try:
         async with httpx.AsyncClient(base_url=backend.url, timeout=30) as client:
             alice = await signup(client)
@@ -200,10 +200,10 @@ async def test_killed_worker_redelivers_without_duplicate_effects_and_two_share_
             assert partial < recurring, "the worker was killed mid-stream"
 
             second = await asyncio.to_thread(
-                start_worker, backend, kafka, postgres_db, tmp_path, "w2"
+                start_worker, backend, kafka, postgres_url, tmp_path, "w2"
             )
             third = await asyncio.to_thread(
-                start_worker, backend, kafka, postgres_db, tmp_path, "w3"
+                start_worker, backend, kafka, postgres_url, tmp_path, "w3"
             )
             try:
                 # Twelve users: their events spread over the partitions both workers own.

@@ -20,7 +20,6 @@ import uvicorn
 from fastapi import FastAPI
 
 from todo.backend.app import create_app
-from todo.backend.conftest import _admin, postgres_admin_url
 from todo.backend.settings import BackendSettings, BusKind
 from todo.devstack.kafka import KafkaBroker, ensure_topics
 from todo.devstack.ports import free_port
@@ -40,24 +39,6 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
         asyncio.run(broker.stop())
 
 
-@pytest.fixture
-def postgres_db() -> Iterator[str]:
-    admin = postgres_admin_url()
-    assert admin is not None
-    from sqlalchemy.engine import make_url
-
-    name = f"todo_it_{os.getpid()}_{int(time.time() * 1000) % 10**9}"
-    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
-    try:
-        yield (
-            make_url(admin)
-            .set(drivername="postgresql+asyncpg", database=name)
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 @dataclass
 class Backend:
     app: FastAPI
@@ -66,10 +47,10 @@ class Backend:
 
 
 @pytest.fixture
-async def backend(kafka: KafkaBroker, postgres_db: str, tmp_path: Path) -> AsyncIterator[Backend]:
+async def backend(kafka: KafkaBroker, postgres_url: str, tmp_path: Path) -> AsyncIterator[Backend]:
     """The backend in service shape: PostgreSQL, Kafka bus, no embedded worker."""
     settings = BackendSettings(
-        database_url=postgres_db,
+        database_url=postgres_url,
         data_dir=tmp_path,
         jwt_secret="integration-" + "s" * 40,
         bus=BusKind.KAFKA,
