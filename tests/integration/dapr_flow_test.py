@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from todo.devstack.stack import DevStack
+from todo.shared.dapr import DaprStateIdempotencyStore, sidecar_client
 from todo.shared.events import CloudEvent
 
 API = "/api/v1"
@@ -216,3 +217,26 @@ async def test_restarting_worker_and_sidecar_before_due_still_fires_once(
         assert datetime.fromisoformat(note["fire_at"]) == due
         await asyncio.sleep(2)
         assert len(await notifications(client, me)) == 1
+
+
+async def test_processed_events_store_first_write_wins(stack: DevStack) -> None:
+    sidecar = stack.worker_sidecar
+    async with sidecar_client(sidecar.http_port, stack.dapr_api_token) as client:
+        store = DaprStateIdempotencyStore(client)
+        event_id = uuid.uuid4().hex
+        assert not await store.done("todo-worker", event_id)
+        await store.record("todo-worker", event_id)
+        assert await store.done("todo-worker", event_id)
+        # A second record (two deliveries racing) is refused by the store and is no error.
+        await store.record("todo-worker", event_id)
+        again = await client.post(
+            "/v1.0/state/statestore",
+            json=[
+                {
+                    "key": f"processed|todo-worker|{event_id}",
+                    "value": {"at": "later"},
+                    "options": {"concurrency": "first-write"},
+                }
+            ],
+        )
+        assert again.status_code >= 400, "first write wins: the store keeps the first record"

@@ -160,7 +160,9 @@ class DaprStateIdempotencyStore:
             ],
         )
         if response.status_code in (409, 412) or (
-            response.status_code == 500 and "etag" in response.text.lower()
+            # state.postgresql refuses the second first-write of a key this way.
+            response.status_code == 500
+            and any(m in response.text.lower() for m in ("etag", "no item was updated"))
         ):
             return
         _check(response)
