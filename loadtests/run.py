@@ -2,6 +2,7 @@
 
     python -m loadtests.run --target embedded --profile smoke
     python -m loadtests.run --target kafka --postgres-url postgresql://u:p@127.0.0.1/postgres
+    python -m loadtests.run --target devstack --profile full
     python -m loadtests.run --target http://127.0.0.1:8000 --users 50 --duration 5m
 
 Starts the target (see loadtests/targets.py; servers are separate processes, never the
@@ -106,8 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--target",
         default="embedded",
-        help="embedded (SQLite, one backend process), kafka (PostgreSQL + Kafka + worker) "
-        "or the URL of a running backend (loopback only without --allow-remote)",
+        help="embedded (SQLite, one backend process), kafka (PostgreSQL + Kafka + worker), "
+        "devstack (the Dapr shape: PostgreSQL, Kafka, Dapr scheduler, backend and worker "
+        "with daprd) or the URL of a running backend (loopback only without --allow-remote)",
     )
     parser.add_argument(
         "--postgres-url",
@@ -187,6 +189,9 @@ class Settings:
 async def start_target(settings: Settings, workdir: Path) -> AsyncIterator[targets.Target]:
     if settings.target == "embedded":
         async with targets.embedded(workdir, settings.out) as target:
+            yield target
+    elif settings.target == "devstack":
+        async with targets.devstack(workdir) as target:
             yield target
     elif settings.target == "kafka":
         if not settings.postgres_url:
@@ -467,7 +472,7 @@ async def execute(settings: Settings, slo: SloFile) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    if args.target not in ("embedded", "kafka"):
+    if args.target not in ("embedded", "kafka", "devstack"):
         try:
             targets.check_url(args.target, allow_remote=args.allow_remote)
         except targets.TargetError as exc:

@@ -38,8 +38,9 @@ from todo.devstack.bench_events import create_database
 from todo.devstack.kafka import KafkaBroker, ensure_topics
 from todo.devstack.ports import free_port
 from todo.devstack.processes import pdeathsig_setter
+from todo.devstack.stack import DevStack
 
-TargetKind = Literal["embedded", "kafka", "url"]
+TargetKind = Literal["embedded", "kafka", "devstack", "url"]
 READY_TIMEOUT_S = 90.0
 
 
@@ -60,7 +61,7 @@ def is_loopback_host(host: str) -> bool:
 def check_url(url: str, *, allow_remote: bool) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise TargetError(f"--target {url!r}: give embedded, kafka or an http(s) URL")
+        raise TargetError(f"--target {url!r}: give embedded, kafka, devstack or an http(s) URL")
     if not allow_remote and not is_loopback_host(parts.hostname):
         raise TargetError(
             f"--target {url}: {parts.hostname} is not a loopback address; load tests send "
@@ -292,6 +293,41 @@ async def kafka(
         if database_url is not None:
             with contextlib.suppress(Exception):
                 await _drop_database(postgres_admin_url, database_url)
+
+
+@contextlib.asynccontextmanager
+async def devstack(workdir: Path) -> AsyncIterator[Target]:
+    """The production shape on this machine (todo.devstack.stack): its own PostgreSQL,
+    Kafka, the Dapr scheduler, and backend and worker each behind a real daprd."""
+    async with DevStack(workdir / "devstack") as stack:
+        assert stack.backend is not None
+        assert stack.worker is not None
+        services = [
+            ServiceProcess(app.name, app.proc, app.log_file, app.url)
+            for app in (stack.backend, stack.worker)
+            if app.proc is not None
+        ]
+        sidecars = {
+            f"daprd {s.app_id}": s.pid
+            for s in (stack.backend_sidecar, stack.worker_sidecar)
+            if s.pid is not None
+        }
+        yield Target(
+            kind="devstack",
+            base_url=stack.backend.url,
+            description=(
+                "devstack: backend and worker subprocesses (uvicorn, 1 process each) behind "
+                "their own daprd (Dapr 1.16.0: Kafka pub/sub, Jobs API, service invocation, "
+                "PostgreSQL state), PostgreSQL, single-node Kafka broker"
+            ),
+            kafka_bootstrap=stack.kafka.bootstrap,
+            backend=services[0],
+            services=services,
+            other_pids={
+                **sidecars,
+                **({"kafka broker": stack.kafka.pid} if stack.kafka.pid is not None else {}),
+            },
+        )
 
 
 @contextlib.asynccontextmanager

@@ -27,5 +27,5 @@ def test_a_remote_url_is_refused_unless_allowed() -> None:
 
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1/", "127.0.0.1:8000", "embedded-ish"])
 def test_a_target_that_is_no_http_url_is_refused(url: str) -> None:
-    with pytest.raises(TargetError, match="give embedded, kafka or an http"):
+    with pytest.raises(TargetError, match="give embedded, kafka, devstack or an http"):
         check_url(url, allow_remote=False)
