@@ -13,10 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from integration.servers import assert_once_in_order, consume_task_events
 
 from todo.devstack.stack import DevStack
-from todo.shared.dapr import DaprStateIdempotencyStore, sidecar_client
-from todo.shared.events import CloudEvent
+from todo.shared.dapr import DaprEventPublisher, DaprStateIdempotencyStore, sidecar_client
+from todo.shared.events import CloudEvent, EventType, TaskSnapshot, task_event
 
 API = "/api/v1"
 
@@ -171,6 +172,7 @@ async def test_redelivered_completion_yields_exactly_one_next_occurrence(
             for _ in range(3):
                 r = await d.post(
                     "/v1.0/publish/pubsub/task-events",
+                    params={"metadata.partitionKey": event.partitionkey},
                     content=event.model_dump_json(),
                     headers={"Content-Type": "application/cloudevents+json"},
                 )
@@ -240,3 +242,67 @@ async def test_processed_events_store_first_write_wins(stack: DevStack) -> None:
             ],
         )
         assert again.status_code >= 400, "first write wins: the store keeps the first record"
+
+
+async def test_outbox_batches_reach_kafka_once_and_in_order_through_the_sidecar(
+    stack: DevStack,
+) -> None:
+    """Many changes at once make the relay publish in bulk (one request per topic)."""
+    async with httpx.AsyncClient(base_url=backend_url(stack), timeout=30) as client:
+        users = [await signup(client) for _ in range(4)]
+
+        async def changes(who: dict[str, str]) -> None:
+            task = (await client.post(f"{API}/tasks", headers=who, json={"title": "v1"})).json()
+            for i in range(2, 12):
+                r = await client.patch(
+                    f"{API}/tasks/{task['id']}", headers=who, json={"title": f"v{i}"}
+                )
+                assert r.status_code == 200
+
+        await asyncio.gather(*(changes(u) for u in users))
+        owners = [(await client.get(f"{API}/users/me", headers=u)).json()["id"] for u in users]
+    # This test's events only: others on the shared broker were redelivered on purpose.
+    expected = await outbox_task_event_ids(stack, owners)
+    assert len(expected) == 4 * 11
+    seen = await consume_task_events(stack.kafka.bootstrap, expected)
+    assert_once_in_order(seen, len(expected))
+
+
+async def outbox_task_event_ids(stack: DevStack, owners: list[str]) -> set[str]:
+    import asyncpg
+
+    conn = await asyncpg.connect(stack.postgres.admin_url.rsplit("/", 1)[0] + "/todo")
+    try:
+        rows = await conn.fetch(
+            "SELECT event_id FROM outbox WHERE topic = 'task-events' "
+            "AND partition_key = ANY($1::text[])",
+            owners,
+        )
+    finally:
+        await conn.close()
+    return {r["event_id"] for r in rows}
+
+
+async def test_bulk_publish_keeps_each_users_order(stack: DevStack) -> None:
+    sidecar = stack.backend_sidecar
+    owners = [f"bulk-owner-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    events = [
+        task_event(
+            EventType.TASK_UPDATED,
+            TaskSnapshot(
+                id=f"task-of-{owner}",
+                owner_id=owner,
+                title="t",
+                status="open",
+                priority="medium",
+                series_id="s",
+                version=version,
+            ),
+        )
+        for version in range(1, 11)
+        for owner in owners
+    ]
+    async with sidecar_client(sidecar.http_port, stack.dapr_api_token) as client:
+        await DaprEventPublisher(client).publish_batch([("task-events", e) for e in events])
+    seen = await consume_task_events(stack.kafka.bootstrap, {e.id for e in events})
+    assert_once_in_order(seen, len(events))

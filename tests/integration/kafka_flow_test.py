@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
-from integration.servers import Backend, start_worker
+from integration.servers import Backend, assert_once_in_order, consume_task_events, start_worker
 from prometheus_client import REGISTRY
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from todo.backend.models import OutboxEvent, Task
 from todo.devstack.kafka import KafkaBroker
-from todo.shared.events import parse_event
 
 API = "/api/v1"
 
@@ -41,44 +38,6 @@ async def outbox_ids(backend: Backend) -> set[str]:
         return set(rows.all())
 
 
-async def consume_task_events(
-    bootstrap: str, expected: set[str], timeout: float = 90
-) -> list[dict[str, Any]]:
-    """Read `task-events` from the beginning in a fresh group until every expected event
-    was seen; returns the expected ones (the broker is shared by the module's tests)."""
-    consumer = AIOKafkaConsumer(
-        "task-events",
-        bootstrap_servers=bootstrap,
-        group_id=f"test-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    seen: list[dict[str, Any]] = []
-
-    def take(records: list[Any]) -> None:
-        for record in records:
-            event = parse_event(record.value)
-            assert record.key == event.partitionkey.encode()
-            if event.id in expected:
-                seen.append({"event": event, "partition": record.partition})
-
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while {s["event"].id for s in seen} != expected:
-            assert (
-                asyncio.get_running_loop().time() < deadline
-            ), f"{len(expected - {s['event'].id for s in seen})} events never arrived"
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                take(records)
-        # A duplicate would follow close behind: give it a moment to show up.
-        for records in (await consumer.getmany(timeout_ms=1000)).values():
-            take(records)
-    finally:
-        await consumer.stop()
-    return seen
-
-
 async def make_changes(
     client: httpx.AsyncClient, users: list[dict[str, str]], per_user: int
 ) -> None:
@@ -98,21 +57,6 @@ async def make_changes(
                 assert r.status_code == 200, r.text
 
     await asyncio.gather(*(one_user(u) for u in users))
-
-
-def assert_once_in_order(seen: list[dict[str, Any]], expected: int) -> None:
-    ids = [s["event"].id for s in seen]
-    assert len(ids) == len(set(ids)), "an event arrived twice"
-    assert len(ids) == expected
-    versions: dict[str, list[int]] = defaultdict(list)
-    partitions: dict[str, set[int]] = defaultdict(set)
-    for s in seen:
-        task = s["event"].data["task"]
-        versions[task["id"]].append(task["version"])
-        partitions[s["event"].partitionkey].add(s["partition"])
-    for task_id, order in versions.items():
-        assert order == sorted(order), f"task {task_id} events out of order: {order}"
-    assert all(len(p) == 1 for p in partitions.values()), "one user's events span partitions"
 
 
 async def test_thousand_changes_arrive_once_in_per_user_order(

@@ -10,19 +10,24 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
 from todo.backend.app import create_app
 from todo.backend.settings import BackendSettings, BusKind
 from todo.devstack.kafka import KafkaBroker, ensure_topics
 from todo.devstack.ports import free_port
+from todo.shared.events import parse_event
 
 APP_TOKEN = "integration-app-token"
 
@@ -132,3 +137,56 @@ def start_worker(
         time.sleep(0.2)
     proc.kill()
     raise RuntimeError(f"worker {name} did not become ready: {log.read_text()[-3000:]}")
+
+
+async def consume_task_events(
+    bootstrap: str, expected: set[str], timeout: float = 90
+) -> list[dict[str, Any]]:
+    """Read `task-events` from the beginning in a fresh group until every expected event
+    was seen; returns the expected ones (the broker is shared by the module's tests)."""
+    consumer = AIOKafkaConsumer(
+        "task-events",
+        bootstrap_servers=bootstrap,
+        group_id=f"test-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    seen: list[dict[str, Any]] = []
+
+    def take(records: list[Any]) -> None:
+        for record in records:
+            event = parse_event(record.value)
+            if event.id in expected:
+                assert record.key == event.partitionkey.encode()
+                seen.append({"event": event, "partition": record.partition})
+
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while {s["event"].id for s in seen} != expected:
+            assert (
+                asyncio.get_running_loop().time() < deadline
+            ), f"{len(expected - {s['event'].id for s in seen})} events never arrived"
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                take(records)
+        # A duplicate would follow close behind: give it a moment to show up.
+        for records in (await consumer.getmany(timeout_ms=1000)).values():
+            take(records)
+    finally:
+        await consumer.stop()
+    return seen
+
+
+def assert_once_in_order(seen: list[dict[str, Any]], expected: int) -> None:
+    ids = [s["event"].id for s in seen]
+    assert len(ids) == len(set(ids)), "an event arrived twice"
+    assert len(ids) == expected
+    versions: dict[str, list[int]] = defaultdict(list)
+    partitions: dict[str, set[int]] = defaultdict(set)
+    for s in seen:
+        task = s["event"].data["task"]
+        versions[task["id"]].append(task["version"])
+        partitions[s["event"].partitionkey].add(s["partition"])
+    for task_id, order in versions.items():
+        assert order == sorted(order), f"task {task_id} events out of order: {order}"
+    assert all(len(p) == 1 for p in partitions.values()), "one user's events span partitions"
