@@ -30,13 +30,12 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from todo.devstack.bench_events import create_database
 from todo.devstack.kafka import KafkaBroker, ensure_topics
 from todo.devstack.ports import free_port
+from todo.devstack.postgres import create_database, drop_database
 from todo.devstack.processes import pdeathsig_setter
 from todo.devstack.stack import DevStack
 
@@ -173,22 +172,6 @@ def _backend_env(data_dir: Path, port: int, extra: Mapping[str, str]) -> dict[st
     )
 
 
-async def _drop_database(admin_url: str, database_url: str) -> None:
-    admin = make_url(admin_url)
-    name = make_url(database_url).database
-    conn = await asyncpg.connect(
-        host=admin.host,
-        port=admin.port or 5432,
-        user=admin.username,
-        password=admin.password,
-        database=admin.database or "postgres",
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
 @contextlib.asynccontextmanager
 async def embedded(workdir: Path, logs: Path) -> AsyncIterator[Target]:
     port = free_port()
@@ -292,7 +275,7 @@ async def kafka(
         await broker.stop()
         if database_url is not None:
             with contextlib.suppress(Exception):
-                await _drop_database(postgres_admin_url, database_url)
+                await drop_database(postgres_admin_url, database_url)
 
 
 @contextlib.asynccontextmanager

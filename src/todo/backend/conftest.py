@@ -8,14 +8,13 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 
 from todo.backend.app import create_app
 from todo.backend.settings import BackendSettings
+from todo.devstack.postgres import create_database, drop_database
 
 
 def postgres_admin_url() -> str | None:
@@ -30,36 +29,16 @@ def postgres_admin_url() -> str | None:
     return url
 
 
-async def _admin(url: str, statement: str) -> None:
-    parsed = make_url(url)
-    conn = await asyncpg.connect(
-        host=parsed.host,
-        port=parsed.port or 5432,
-        user=parsed.username,
-        password=parsed.password,
-        database=parsed.database or "postgres",
-    )
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
     admin = postgres_admin_url()
     assert admin is not None
-    name = f"todo_test_{uuid.uuid4().hex[:16]}"
-    asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
+    url = asyncio.run(create_database(admin, prefix="todo_test"))
     try:
-        yield (
-            make_url(admin)
-            .set(drivername="postgresql+asyncpg", database=name)
-            .render_as_string(hide_password=False)
-        )
+        yield url
     finally:
-        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(drop_database(admin, url))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -24,14 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import httpx
 from aiokafka import ConsumerRecord
-from sqlalchemy.engine import make_url
 
 from todo.backend.app import create_app
 from todo.backend.settings import BackendSettings, BusKind
 from todo.devstack.kafka import KafkaBroker, ensure_topics
+from todo.devstack.postgres import create_database
 from todo.shared.bus_kafka import KafkaEventBus
 from todo.shared.events import CloudEvent, Topic
 
@@ -56,25 +55,6 @@ def row(name: str, values: list[float], target_p99: float, plan: float) -> str:
     return (
         f"{name:<22} {p50:8.1f} {p95:8.1f} {p99:8.1f}   target p99 < {target_p99:.0f} ms "
         f"({verdict}; plan: {plan:.0f} ms, p99 is {plan / max(p99, 0.001):.0f}x under it)"
-    )
-
-
-async def create_database(admin_url: str) -> str:
-    url = make_url(admin_url)
-    name = f"todo_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        database=url.database or "postgres",
-    )
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return url.set(drivername="postgresql+asyncpg", database=name).render_as_string(
-        hide_password=False
     )
 
 
@@ -114,7 +94,7 @@ async def run(args: argparse.Namespace) -> None:
     broker = KafkaBroker.on_free_ports(workdir / "kafka")
     await broker.start()
     await ensure_topics(broker.bootstrap)
-    database_url = await create_database(admin)
+    database_url = await create_database(admin, prefix="todo_bench")
     settings = BackendSettings(
         database_url=database_url,
         data_dir=workdir,

@@ -14,10 +14,12 @@ import pwd
 import shutil
 import signal
 import subprocess
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy.engine import make_url
 
 DEFAULT_USER = "todo"
 
@@ -188,3 +190,35 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+async def admin_execute(admin_url: str, statement: str) -> None:
+    """Run one statement on the server of `admin_url` (any SQLAlchemy or libpq URL)."""
+    url = make_url(admin_url)
+    conn = await asyncpg.connect(
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
+        database=url.database or "postgres",
+    )
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def create_database(admin_url: str, prefix: str = "todo") -> str:
+    """A fresh database on that server; returns its asyncpg SQLAlchemy URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    await admin_execute(admin_url, f'CREATE DATABASE "{name}"')
+    return (
+        make_url(admin_url)
+        .set(drivername="postgresql+asyncpg", database=name)
+        .render_as_string(hide_password=False)
+    )
+
+
+async def drop_database(admin_url: str, database_url: str) -> None:
+    name = make_url(database_url).database
+    await admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
