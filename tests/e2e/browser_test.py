@@ -4,7 +4,6 @@ daily recurring task that rolls forward when completed."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -12,12 +11,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from todo.backend.app import create_app
 from todo.backend.settings import BackendSettings
-from todo.devstack.ports import free_port
+from todo.devstack.serving import serve
 
 pytestmark = pytest.mark.browser
 
@@ -46,16 +44,8 @@ async def base_url(tmp_path: Path) -> AsyncIterator[str]:
     settings = BackendSettings(
         data_dir=tmp_path, jwt_secret="browser-test-" + "k" * 40, outbox_poll_seconds=0.05
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await serving
+    async with serve(create_app(settings)) as url:
+        yield url
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
@@ -27,6 +26,7 @@ from todo.backend.app import create_app
 from todo.backend.settings import BackendSettings, BusKind
 from todo.devstack.kafka import KafkaBroker, ensure_topics
 from todo.devstack.ports import free_port
+from todo.devstack.serving import serve
 from todo.shared.events import parse_event
 
 APP_TOKEN = "integration-app-token"
@@ -65,16 +65,8 @@ async def backend(kafka: KafkaBroker, postgres_url: str, tmp_path: Path) -> Asyn
         outbox_poll_seconds=0.2,
     )
     app = create_app(settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.05)
-    yield Backend(app, f"http://127.0.0.1:{port}", settings)
-    server.should_exit = True
-    await serving
+    async with serve(app) as url:
+        yield Backend(app, url, settings)
 
 
 @dataclass

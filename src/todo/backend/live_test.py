@@ -8,26 +8,17 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 
 from todo.backend.app import create_app
 from todo.backend.conftest import signup
 from todo.backend.settings import BackendSettings
-from todo.devstack.ports import free_port
+from todo.devstack.serving import serve
 
 
 @pytest.fixture
 async def base_url(settings: BackendSettings) -> AsyncIterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await serving
+    async with serve(create_app(settings)) as url:
+        yield url
 
 
 async def read_events(response: httpx.Response, out: asyncio.Queue[tuple[str, str]]) -> None:
