@@ -35,7 +35,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,14 @@ import httpx
 
 from todo.devstack.cache import cache_root
 from todo.devstack.ports import free_ports
-from todo.devstack.processes import pdeathsig_setter, tail, track, untrack
+from todo.devstack.processes import (
+    pdeathsig_setter,
+    serve_until_stopped,
+    stop_requested,
+    tail,
+    track,
+    untrack,
+)
 
 # One pin for the whole stack: build-support/dapr/go.mod requires exactly this release.
 DAPR_VERSION = "1.16.0"
@@ -688,18 +694,12 @@ async def _serve(args: argparse.Namespace) -> int:
         etcd_client_port=port + 2,
         etcd_peer_port=port + 3,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_requested()
     try:
         await scheduler.start()
         print(scheduler.address, flush=True)
         _log(f"data in {data_dir}; Ctrl+C stops the scheduler")
-        while not stop.is_set() and scheduler.running:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
-        if not scheduler.running:
+        if not await serve_until_stopped(stop, lambda: scheduler.running):
             _log(f"the scheduler exited on its own; see {scheduler.log_file}")
             return 1
         return 0

@@ -41,7 +41,14 @@ from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from todo.devstack.cache import cache_root
 from todo.devstack.ports import free_ports
-from todo.devstack.processes import pdeathsig_setter, tail, track, untrack
+from todo.devstack.processes import (
+    pdeathsig_setter,
+    serve_until_stopped,
+    stop_requested,
+    tail,
+    track,
+    untrack,
+)
 
 # One pin for the whole stack; the Kafka 4.x jars on Maven Central (Scala 2.13 build).
 KAFKA_VERSION = "4.1.1"
@@ -689,10 +696,7 @@ async def _serve(args: argparse.Namespace) -> int:
         controller_port=controller_port,
         version=args.kafka_version,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_requested()
     try:
         await broker.start()
         if not args.no_topics:
@@ -700,10 +704,7 @@ async def _serve(args: argparse.Namespace) -> int:
             _log("topics: " + ", ".join(f"{n}({p})" for n, p in DEFAULT_TOPICS.items()))
         print(broker.bootstrap, flush=True)
         _log(f"data in {data_dir}; Ctrl+C stops the broker")
-        while not stop.is_set() and broker.running:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
-        if not broker.running:
+        if not await serve_until_stopped(stop, lambda: broker.running):
             _log(f"Kafka exited on its own (code {broker.returncode}); see {broker.log_file}")
             return 1
         return 0

@@ -12,7 +12,6 @@ import contextlib
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import uuid
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ from pathlib import Path
 
 import asyncpg
 from sqlalchemy.engine import make_url
+
+from todo.devstack.processes import stop_requested
 
 DEFAULT_USER = "todo"
 
@@ -171,12 +172,8 @@ async def _serve(args: argparse.Namespace) -> None:
     server = PostgresServer(Path(args.data_dir), args.port)
     await server.start()
     print(f"PostgreSQL: {server.url}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     with contextlib.suppress(asyncio.CancelledError):
-        await stop.wait()
+        await stop_requested().wait()
     await server.stop()
 
 

@@ -3,6 +3,7 @@ logs quoted when they fail."""
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import ctypes
@@ -69,3 +70,20 @@ def tail(path: Path, lines: int = 60) -> str:
     except OSError:
         return f"(no log at {path})"
     return "\n".join(text.splitlines()[-lines:])
+
+
+def stop_requested() -> asyncio.Event:
+    """An event set by Ctrl+C or SIGTERM: how the devstack's commands are told to stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve_until_stopped(stop: asyncio.Event, alive: Callable[[], bool]) -> bool:
+    """Wait for `stop` while `alive()` holds; False when the server died on its own."""
+    while not stop.is_set() and alive():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+    return alive()

@@ -31,6 +31,7 @@ from todo.devstack.helm import render_chart
 from todo.devstack.kafka import KafkaBroker, ensure_topics
 from todo.devstack.ports import free_port
 from todo.devstack.postgres import PostgresServer
+from todo.devstack.processes import stop_requested
 
 BACKEND_APP_ID = "todo-backend"
 WORKER_APP_ID = "todo-worker"
@@ -291,11 +292,7 @@ class DevStack:
 async def _serve(work_dir: Path) -> None:
     async with DevStack(work_dir) as stack:
         print("Todo Cloud devstack is up:\n" + stack.describe(), flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await stop_requested().wait()
         print("stopping…", flush=True)
 
 
