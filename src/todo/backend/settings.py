@@ -56,8 +56,6 @@ class BackendSettings(BaseSettings):
     dapr_http_port: int = Field(default=3500, validation_alias="DAPR_HTTP_PORT")
     dapr_api_token: str = Field(default="", validation_alias="DAPR_API_TOKEN")
     pubsub_name: str = "pubsub"
-    # Live updates reach every replica through a pub/sub whose consumer group is the pod.
-    live_pubsub_name: str = "pubsub-live"
     scheduler: SchedulerKind = SchedulerKind.DATABASE
     # Run the worker's handlers in this process (the embedded shape).
     embedded_worker: bool = True

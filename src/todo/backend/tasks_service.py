@@ -347,7 +347,6 @@ async def update_task(
         if name in fields and getattr(data, name) is None:
             raise InvalidChange(name, "must not be null")
     tags = (await tags_of(session, [task.id]))[task.id]
-    changed: list[str] = []
     if "title" in fields and data.title is not None:
         task.title = data.title
     if "notes" in fields and data.notes is not None:

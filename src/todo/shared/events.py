@@ -16,7 +16,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 from todo.shared.recurrence import RecurrenceRule
 
 SOURCE_BACKEND = "/todo-cloud/backend"
-SOURCE_WORKER = "/todo-cloud/worker"
 
 
 class Topic(StrEnum):
@@ -137,9 +136,6 @@ class CloudEvent(BaseModel):
     def reminder_data(self) -> ReminderDueData:
         return ReminderDueData.model_validate(self.data)
 
-    def refresh_data(self) -> RefreshData:
-        return RefreshData.model_validate(self.data)
-
 
 def task_event(
     event_type: EventType,
@@ -162,8 +158,9 @@ def task_event(
 
 
 def reminder_due_event(data: ReminderDueData, *, traceparent: str | None = None) -> CloudEvent:
+    # Written by the backend with the notification, in the same transaction.
     return CloudEvent(
-        source=SOURCE_WORKER,
+        source=SOURCE_BACKEND,
         type=EventType.REMINDER_DUE,
         subject=data.task_id,
         partitionkey=data.owner_id,
@@ -172,9 +169,9 @@ def reminder_due_event(data: ReminderDueData, *, traceparent: str | None = None)
     )
 
 
-def refresh_event(data: RefreshData, *, source: str = SOURCE_BACKEND) -> CloudEvent:
+def refresh_event(data: RefreshData) -> CloudEvent:
     return CloudEvent(
-        source=source,
+        source=SOURCE_BACKEND,
         type=EventType.CLIENT_REFRESH,
         subject=data.task_id,
         partitionkey=data.owner_id,
