@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import httpx
 import jwt
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlmodel import select
 
@@ -37,6 +38,37 @@ async def test_password_is_stored_as_argon2_hash(client: httpx.AsyncClient, app:
     assert user.password_hash is not None
     assert user.password_hash.startswith("$argon2id$")
     assert "correct horse" not in user.password_hash
+
+
+async def test_sign_in_upgrades_a_hash_of_older_parameters(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    await signup(client, "olga@example.com")
+    # A hash made with argon2's library defaults (64 MiB, t=3, p=4), as older releases did.
+    old_hash = PasswordHasher().hash("correct horse")
+    async with app.state.runtime.sessions() as session:
+        user = await session.scalar(select(User).where(User.email == "olga@example.com"))
+        assert user is not None
+        user.password_hash = old_hash
+        await session.commit()
+
+    login = await client.post(
+        "/api/v1/auth/login",
+        json={"email": "olga@example.com", "password": "correct horse"},
+    )
+
+    assert login.status_code == 200
+    async with app.state.runtime.sessions() as session:
+        user = await session.scalar(select(User).where(User.email == "olga@example.com"))
+    assert user is not None and user.password_hash is not None
+    assert user.password_hash != old_hash
+    assert "$m=19456,t=2,p=1$" in user.password_hash
+    # The upgraded hash still takes the same password.
+    again = await client.post(
+        "/api/v1/auth/login",
+        json={"email": "olga@example.com", "password": "correct horse"},
+    )
+    assert again.status_code == 200
 
 
 async def test_duplicate_email_is_409(client: httpx.AsyncClient) -> None:
