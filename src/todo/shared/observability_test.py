@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI, HTTPException
+from prometheus_client import REGISTRY
+
+from todo.shared.observability import instrument
+
+
+def _count(method: str, route: str, status: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "todo_http_request_duration_seconds_count",
+        {"method": method, "route": route, "status": status},
+    )
+    return value or 0.0
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    instrument(app)
+
+    @app.get("/timer-test/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        if item_id == 0:
+            raise HTTPException(404, "no such item")
+        return {"id": item_id}
+
+    @app.get("/timer-test/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    return app
+
+
+async def test_latency_is_recorded_per_route_template_and_status() -> None:
+    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
+    before = {
+        "ok": _count("GET", "/timer-test/items/{item_id}", "200"),
+        "missing": _count("GET", "/timer-test/items/{item_id}", "404"),
+        "unmatched": _count("GET", "unmatched", "404"),
+        "crash": _count("GET", "/timer-test/boom", "500"),
+    }
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/timer-test/items/1")).status_code == 200
+        assert (await client.get("/timer-test/items/2")).status_code == 200
+        assert (await client.get("/timer-test/items/0")).status_code == 404
+        assert (await client.get("/timer-test/nowhere")).status_code == 404
+        assert (await client.get("/timer-test/boom")).status_code == 500
+
+    # Two URLs, one label set: the template, never the URL.
+    assert _count("GET", "/timer-test/items/{item_id}", "200") == before["ok"] + 2
+    assert _count("GET", "/timer-test/items/{item_id}", "404") == before["missing"] + 1
+    assert _count("GET", "unmatched", "404") == before["unmatched"] + 1
+    # An unhandled exception is counted once, as a 500.
+    assert _count("GET", "/timer-test/boom", "500") == before["crash"] + 1
