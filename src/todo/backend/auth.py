@@ -142,9 +142,14 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     return user
 
 
+def external_subject(claims: dict[str, Any]) -> str:
+    """An external user's key: its issuer and subject (a local key is a user id)."""
+    return f"{claims.get('iss', '')}|{claims['sub']}"
+
+
 async def user_for_external_claims(session: AsyncSession, claims: dict[str, Any]) -> User:
     """Users of an external issuer get an account on first sight, keyed by issuer subject."""
-    subject = f"{claims.get('iss', '')}|{claims['sub']}"
+    subject = external_subject(claims)
     user = await session.scalar(select(User).where(col(User.external_subject) == subject))
     if user is not None:
         return user

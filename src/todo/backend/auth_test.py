@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import jwt
 from argon2 import PasswordHasher
 from fastapi import FastAPI
+from sqlalchemy import event
 from sqlmodel import select
 
 from todo.backend.conftest import signup
@@ -60,7 +62,8 @@ async def test_sign_in_upgrades_a_hash_of_older_parameters(
     assert login.status_code == 200
     async with app.state.runtime.sessions() as session:
         user = await session.scalar(select(User).where(User.email == "olga@example.com"))
-    assert user is not None and user.password_hash is not None
+    assert user is not None
+    assert user.password_hash is not None
     assert user.password_hash != old_hash
     assert "$m=19456,t=2,p=1$" in user.password_hash
     # The upgraded hash still takes the same password.
@@ -122,3 +125,41 @@ async def test_missing_forged_and_expired_tokens_are_401(
     r = await client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {expired}"})
     assert r.status_code == 401
     assert "expired" in r.json()["detail"]
+
+
+async def test_a_token_of_an_unknown_user_is_401_and_not_remembered(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    runtime = app.state.runtime
+    ghost, _ = runtime.tokens.issue("no-such-user")
+    for _ in range(2):
+        r = await client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {ghost}"})
+        assert r.status_code == 401
+        assert r.json()["detail"] == "token of an unknown user"
+    assert runtime.users.get("no-such-user") is None
+
+
+async def test_the_user_of_a_token_is_read_once_then_remembered(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    headers = await signup(client, "gina@example.com")
+    user_queries: list[str] = []
+
+    def count_user_queries(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM users" in statement:
+            user_queries.append(statement)
+
+    engine = app.state.runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count_user_queries)
+    try:
+        first = await client.get("/api/v1/users/me", headers=headers)
+        for _ in range(3):
+            assert (await client.get("/api/v1/tasks", headers=headers)).status_code == 200
+        again = await client.get("/api/v1/users/me", headers=headers)
+    finally:
+        event.remove(engine, "before_cursor_execute", count_user_queries)
+
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    assert first.json()["email"] == "gina@example.com"
+    assert len(user_queries) <= 1, user_queries

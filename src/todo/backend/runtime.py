@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -10,6 +10,7 @@ from todo.backend.auth import TokenIssuer
 from todo.backend.live import LiveUpdates
 from todo.backend.outbox import OutboxRelay
 from todo.backend.settings import BackendSettings
+from todo.backend.user_cache import UserCache
 from todo.shared.ports import EventBus
 
 
@@ -22,3 +23,4 @@ class Runtime:
     relay: OutboxRelay
     live: LiveUpdates
     tokens: TokenIssuer
+    users: UserCache = field(default_factory=UserCache)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,7 +14,9 @@ from todo.backend.models import User
 from todo.backend.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async on purpose: FastAPI runs a plain `def` dependency on the thread pool, a thread
+    # hop on every request for an attribute read.
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -44,21 +46,29 @@ async def get_current_user(
             status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers=_UNAUTHORIZED
         )
     token = credentials.credentials
+    claims: dict[str, Any] | None = None
     try:
         if runtime.tokens.is_local(token):
-            user = await session.get(User, runtime.tokens.verify_local(token))
+            key = runtime.tokens.verify_local(token)
         else:
             claims = await runtime.tokens.verify_external(token)
-            user = await auth.user_for_external_claims(session, claims)
+            key = auth.external_subject(claims)
     except auth.InvalidToken as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}", headers=_UNAUTHORIZED
         ) from exc
+    cached = runtime.users.get(key)
+    if cached is not None:
+        return cached
+    if claims is None:
+        user = await session.get(User, key)
+    else:
+        user = await auth.user_for_external_claims(session, claims)
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "token of an unknown user", headers=_UNAUTHORIZED
         )
-    return user
+    return runtime.users.remember(key, user)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
