@@ -293,6 +293,16 @@ async def test_list_filters_search_sort_and_pages(
     page = await client.get(API, headers=alice, params={"sort": "title", "limit": 2, "offset": 2})
     assert page.json()["count"] == 4
     assert [t["title"] for t in page.json()["data"]] == ["File taxes", "Old thing"]
+    # `count` is the total of the filter, not of the page, and not of other users' tasks.
+    shop = await client.get(API, headers=alice, params={"tag": "shop", "limit": 1})
+    assert shop.json()["count"] == 2
+    assert len(shop.json()["data"]) == 1
+    past_end = await client.get(API, headers=alice, params={"limit": 2, "offset": 10})
+    assert past_end.json()["count"] == 4
+    assert past_end.json()["data"] == []
+    nothing = await client.get(API, headers=alice, params={"q": "no such words"})
+    assert nothing.json()["count"] == 0
+    assert nothing.json()["data"] == []
     overdue = (await client.get(API, headers=alice, params={"overdue": "true"})).json()["data"]
     assert overdue[0]["overdue"] is True
 
