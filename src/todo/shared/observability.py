@@ -82,6 +82,24 @@ def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
     return router
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route's path template with the prefixes of the routers it was included
+    through: "/api/v1/tasks/{task_id}", never the URL (whose ids would explode labels).
+
+    The router stores the matched route in the scope, but a route included through
+    `include_router(prefix=...)` knows only its own part of the path. Prefixes here have no
+    parameters, so the leading segments of the real path that the route's template does
+    not cover are that prefix."""
+    route_path = getattr(scope.get("route"), "path", None)
+    if not isinstance(route_path, str):
+        return "unmatched"
+    path = str(scope.get("path", ""))
+    uncovered = path.count("/") - route_path.count("/")
+    if uncovered <= 0 or ":path}" in route_path:
+        return route_path
+    return "/".join(path.split("/")[: uncovered + 1]) + route_path
+
+
 class RequestTimer:
     """Records each request's latency per route template (not per URL, which would explode
     the labels), until its response starts: a stream's lifetime is not its latency.
@@ -102,8 +120,7 @@ class RequestTimer:
         def observe(status: int) -> None:
             nonlocal observed
             observed = True
-            # The router stores the matched route in this same scope dict.
-            template = getattr(scope.get("route"), "path", "unmatched")
+            template = route_template(scope)
             HTTP_LATENCY.labels(scope["method"], template, str(status)).observe(
                 time.perf_counter() - start
             )

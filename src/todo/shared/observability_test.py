@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import httpx
-from fastapi import FastAPI, HTTPException
+from fastapi import APIRouter, FastAPI, HTTPException
 from prometheus_client import REGISTRY
 
 from todo.shared.observability import instrument
@@ -18,17 +18,25 @@ def _count(method: str, route: str, status: str) -> float:
 def _app() -> FastAPI:
     app = FastAPI()
     instrument(app)
+    items = APIRouter(prefix="/items")
 
-    @app.get("/timer-test/items/{item_id}")
+    @items.get("/{item_id}")
     async def item(item_id: int) -> dict[str, int]:
         if item_id == 0:
             raise HTTPException(404, "no such item")
         return {"id": item_id}
 
+    @items.get("")
+    async def all_items() -> list[int]:
+        return [1, 2]
+
     @app.get("/timer-test/boom")
     async def boom() -> None:
         raise RuntimeError("a bug")
 
+    # Included twice under different prefixes: two templates, not one.
+    app.include_router(items, prefix="/timer-test")
+    app.include_router(items, prefix="/timer-test/v2")
     return app
 
 
@@ -39,6 +47,8 @@ async def test_latency_is_recorded_per_route_template_and_status() -> None:
         "missing": _count("GET", "/timer-test/items/{item_id}", "404"),
         "unmatched": _count("GET", "unmatched", "404"),
         "crash": _count("GET", "/timer-test/boom", "500"),
+        "all": _count("GET", "/timer-test/items", "200"),
+        "v2": _count("GET", "/timer-test/v2/items/{item_id}", "200"),
     }
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         assert (await client.get("/timer-test/items/1")).status_code == 200
@@ -46,10 +56,14 @@ async def test_latency_is_recorded_per_route_template_and_status() -> None:
         assert (await client.get("/timer-test/items/0")).status_code == 404
         assert (await client.get("/timer-test/nowhere")).status_code == 404
         assert (await client.get("/timer-test/boom")).status_code == 500
+        assert (await client.get("/timer-test/items")).status_code == 200
+        assert (await client.get("/timer-test/v2/items/7")).status_code == 200
 
     # Two URLs, one label set: the template, never the URL.
     assert _count("GET", "/timer-test/items/{item_id}", "200") == before["ok"] + 2
     assert _count("GET", "/timer-test/items/{item_id}", "404") == before["missing"] + 1
     assert _count("GET", "unmatched", "404") == before["unmatched"] + 1
+    assert _count("GET", "/timer-test/items", "200") == before["all"] + 1
+    assert _count("GET", "/timer-test/v2/items/{item_id}", "200") == before["v2"] + 1
     # An unhandled exception is counted once, as a 500.
     assert _count("GET", "/timer-test/boom", "500") == before["crash"] + 1
