@@ -393,10 +393,18 @@ def summary_markdown(
             f"{steady['rps']:.1f} req/s, p50 / p95 / p99 {steady['p50']:.0f} / "
             f"{steady['p95']:.0f} / {steady['p99']:.0f} ms"
         )
+    overrides = slo.profiles.get(info.profile)
+    lines += ["", "## SLOs (slo.yaml)", ""]
+    if overrides is not None:
+        changed = overrides.model_dump(exclude_none=True, exclude={"description"})
+        lines += [
+            f"Profile {info.profile} judges differently: "
+            + ", ".join(f"{key} {value:g}" for key, value in changed.items())
+            + (f" ({overrides.description.strip()})" if overrides.description else "")
+            + "; everything else is the release objective.",
+            "",
+        ]
     lines += [
-        "",
-        "## SLOs (slo.yaml)",
-        "",
         "| SLO | threshold | measured | result |",
         "| --- | --- | --- | --- |",
     ]

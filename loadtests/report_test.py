@@ -14,7 +14,14 @@ from loadtests.report import (
     summary_markdown,
     task_events_backlog,
 )
-from loadtests.slo import ProbeSamples, RequestStats, StatsSnapshot, evaluate, parse_slo
+from loadtests.slo import (
+    ProbeSamples,
+    ProfileOverrides,
+    RequestStats,
+    StatsSnapshot,
+    evaluate,
+    parse_slo,
+)
 
 SLO = parse_slo(
     """
@@ -124,3 +131,19 @@ def test_summary_has_every_slo_and_probe() -> None:
     assert "| reminder:lateness | 2 | 0 | 5.0 | 7.0 | 7.0 | lateness |" in text
     assert "1.00 / 2.00 / 3.00 before" in text
     assert "cores busy: backend 1.00, everything else 0.50" in text
+    assert "judges differently" not in text
+
+    smoke_slo = SLO.model_copy(
+        update={
+            "profiles": {
+                "smoke": ProfileOverrides(description="a light load", throughput_min_rps=5)
+            }
+        }
+    )
+    text = summary_markdown(
+        info, smoke_slo.for_profile("smoke"), snapshot, results, probes, [], ["summary.md"]
+    )
+    assert (
+        "Profile smoke judges differently: throughput_min_rps 5 (a light load); "
+        "everything else is the release objective." in text
+    )

@@ -480,12 +480,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_FAILED
     try:
         slo = load_slo(args.slo)
+        slo.check_profiles(PROFILES)
     except SloFileError as exc:
         log(str(exc))
         return EXIT_FAILED
     settings = Settings.from_args(args, argv)
     started = time.monotonic()
-    code = asyncio.run(execute(settings, slo))
+    code = asyncio.run(execute(settings, slo.for_profile(settings.profile)))
     log(f"done in {time.monotonic() - started:.0f} s, exit code {code}")
     return code
 

@@ -71,6 +71,17 @@ class ProbeSlo(BaseModel):
         return [(p, bound) for p, bound in pairs if bound is not None]
 
 
+class ProfileOverrides(BaseModel):
+    """What one load profile judges differently from the file's top level (a profile whose
+    offered load is fixed and light cannot be held to the release throughput floor)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = ""
+    throughput_min_rps: float | None = Field(default=None, ge=0)
+    error_ratio_max: float | None = Field(default=None, ge=0, le=1)
+
+
 class SloFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -79,6 +90,25 @@ class SloFile(BaseModel):
     error_ratio_max: float = Field(ge=0, le=1)
     groups: dict[str, GroupSlo] = Field(min_length=1)
     probes: dict[str, ProbeSlo] = Field(default_factory=dict)
+    profiles: dict[str, ProfileOverrides] = Field(default_factory=dict)
+
+    def for_profile(self, profile: str) -> SloFile:
+        """The objectives a run of `profile` is judged by: the top level, with that
+        profile's overrides (if any) applied."""
+        overrides = self.profiles.get(profile)
+        if overrides is None:
+            return self
+        changes = overrides.model_dump(exclude_none=True, exclude={"description"})
+        return self.model_copy(update=changes)
+
+    def check_profiles(self, known: Iterable[str]) -> None:
+        """A misspelt profile name would silently judge nothing differently: refuse it."""
+        names = sorted(known)
+        for name in self.profiles:
+            if name not in names:
+                raise SloFileError(
+                    f"profiles.{name}: no such load profile (known: {', '.join(names)})"
+                )
 
 
 class SloFileError(ValueError):

@@ -230,3 +230,55 @@ def test_a_malformed_slo_file_is_a_clear_error_naming_the_field(text: str, names
 def test_an_unreadable_slo_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SloFileError, match="cannot read"):
         load_slo(tmp_path / "nope.yaml")
+
+
+PROFILED_TEXT = (
+    SLO_TEXT
+    + """
+profiles:
+  smoke:
+    description: a light load
+    throughput_min_rps: 10
+"""
+)
+
+
+def test_a_profile_overrides_only_what_it_names() -> None:
+    objectives = parse_slo(PROFILED_TEXT)
+    smoke = objectives.for_profile("smoke")
+    assert smoke.throughput_min_rps == 10
+    assert smoke.error_ratio_max == objectives.error_ratio_max == 0.01
+    assert smoke.groups == objectives.groups
+    # A profile without overrides is judged by the top level.
+    assert objectives.for_profile("full").throughput_min_rps == 100
+
+
+def test_the_smoke_floor_passes_a_light_run_that_the_release_floor_fails() -> None:
+    objectives = parse_slo(PROFILED_TEXT)
+    light = healthy(duration_s=100.0)  # 2,000 requests in 100 s: 20 req/s
+    release = {r.slo: r for r in evaluate(objectives, light, {})}
+    smoke = {r.slo: r for r in evaluate(objectives.for_profile("smoke"), light, {})}
+    assert release["throughput"].verdict is Verdict.FAIL
+    assert smoke["throughput"].verdict is Verdict.PASS
+    # Latency is judged the same in both.
+    assert release["tasks:list p95"] == smoke["tasks:list p95"]
+
+
+def test_a_misspelt_profile_is_refused_with_the_known_ones() -> None:
+    objectives = parse_slo(PROFILED_TEXT.replace("  smoke:", "  smoek:"))
+    with pytest.raises(SloFileError, match=r"profiles\.smoek: no such load profile .*full, smoke"):
+        objectives.check_profiles(["smoke", "full"])
+
+
+def test_a_profile_override_outside_its_range_names_the_field() -> None:
+    bad = PROFILED_TEXT.replace("throughput_min_rps: 10", "throughput_min_rps: -1")
+    with pytest.raises(SloFileError, match=r"profiles\.smoke\.throughput_min_rps"):
+        parse_slo(bad)
+
+
+def test_the_shipped_profiles_name_real_load_profiles() -> None:
+    from loadtests.run import PROFILES
+
+    shipped = load_slo(DEFAULT_SLO_FILE)
+    shipped.check_profiles(PROFILES)
+    assert "smoke" in shipped.profiles
