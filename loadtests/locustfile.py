@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -33,81 +32,28 @@ from urllib.parse import urlencode
 from locust import FastHttpUser, between, events, task
 from locust.env import Environment
 
+from loadtests.workload import (
+    PRIORITIES,
+    TAGS,
+    WORDS,
+    list_query,
+    new_task_body,
+    rng,
+    title,
+)
+
 API = "/api/v1"
 PASSWORD = "load-test-pass-1"  # noqa: S105 - throwaway accounts of a test server
 SEED_TASKS = 5
 MAX_KNOWN_TASKS = 200
 
-WORDS = (
-    "report budget dentist groceries invoice meeting review plan garden taxes "
-    "call email draft slides gym laundry book flight renew insurance"
-).split()
-TAGS = ("work", "home", "errands", "health", "finance", "reading")
-ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo")
-PRIORITIES = ("low", "medium", "medium", "medium", "high", "urgent")
-
-# Shapes the workload, not security; one generator per process is enough under gevent.
-_rng = random.Random()  # noqa: S311
+# Shapes the workload, not security (one generator shared by the users under gevent).
+_rng = rng()
 
 
 def _env_float(name: str, default: float) -> float:
     raw = os.environ.get(name, "")
     return float(raw) if raw else default
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
-
-
-def _title() -> str:
-    return " ".join(_rng.sample(WORDS, 3)).capitalize()
-
-
-def new_task_body(now: datetime) -> dict[str, Any]:
-    """A task as people make them: mostly with a due date, some with reminders (a few
-    due within minutes, so notifications fire during the run), some recurring."""
-    body: dict[str, Any] = {
-        "title": _title(),
-        "priority": _rng.choice(PRIORITIES),
-        "tags": _rng.sample(TAGS, _rng.randint(0, 2)),
-    }
-    if _rng.random() < 0.3:
-        body["notes"] = " ".join(_rng.choices(WORDS, k=12))
-    if _rng.random() < 0.8:
-        body["due_at"] = _iso(now + timedelta(minutes=_rng.randint(60, 14 * 24 * 60)))
-        body["time_zone"] = _rng.choice(ZONES)
-        roll = _rng.random()
-        if roll < 0.3:
-            body["reminders"] = [{"kind": "before_due", "minutes_before": _rng.choice((15, 60))}]
-        elif roll < 0.4:
-            soon = now + timedelta(seconds=_rng.randint(30, 120))
-            body["reminders"] = [{"kind": "absolute", "at": _iso(soon)}]
-        roll = _rng.random()
-        if roll < 0.1:
-            body["recurrence"] = {"frequency": "daily"}
-        elif roll < 0.17:
-            body["recurrence"] = {"frequency": "weekly", "weekdays": ["MO", "TH"]}
-        elif roll < 0.2:
-            body["recurrence"] = {"frequency": "monthly", "month_day": _rng.randint(1, 28)}
-    return body
-
-
-def list_query(now: datetime) -> dict[str, Any]:
-    """One of the filters the web UI offers."""
-    return _rng.choice(
-        (
-            {"status": "open", "sort": "due"},
-            {"status": "open", "priority": ["high", "urgent"], "sort": "priority"},
-            {"tag": _rng.choice(TAGS), "status": "open"},
-            {"overdue": "true"},
-            {
-                "status": "open",
-                "due_after": _iso(now),
-                "due_before": _iso(now + timedelta(days=7)),
-            },
-            {"status": "completed", "sort": "-created", "limit": 20},
-        )
-    )
 
 
 class TodoUser(FastHttpUser):
@@ -240,7 +186,7 @@ class TodoUser(FastHttpUser):
         task_id, version = picked
         change: dict[str, Any] = _rng.choice(
             (
-                {"title": _title()},
+                {"title": title()},
                 {"priority": _rng.choice(PRIORITIES)},
                 {"tags": _rng.sample(TAGS, _rng.randint(0, 3))},
                 {"notes": " ".join(_rng.choices(WORDS, k=8))},
