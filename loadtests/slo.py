@@ -88,6 +88,9 @@ class SloFile(BaseModel):
     version: Literal[1]
     throughput_min_rps: float = Field(ge=0)
     error_ratio_max: float = Field(ge=0, le=1)
+    # A group's pN is judged only when at least this many of its requests lie beyond it
+    # (n >= tail * 100 / (100 - N)): the p95 of 8 requests is their maximum, one outlier.
+    percentile_tail_min: int = Field(default=2, ge=1)
     groups: dict[str, GroupSlo] = Field(min_length=1)
     probes: dict[str, ProbeSlo] = Field(default_factory=dict)
     profiles: dict[str, ProfileOverrides] = Field(default_factory=dict)
@@ -324,6 +327,11 @@ def _judge(passed: bool) -> Verdict:
     return Verdict.PASS if passed else Verdict.FAIL
 
 
+def requests_to_judge(percent: int, tail: int) -> int:
+    """The fewest requests whose pN has `tail` requests beyond it (p95, tail 2: 40)."""
+    return math.ceil(tail * 100 / (100 - percent) - 1e-9)
+
+
 def evaluate(
     slo: SloFile,
     snapshot: StatsSnapshot,
@@ -371,6 +379,20 @@ def evaluate(
                 )
                 continue
             measured = fig.percentiles[percent]
+            needed = requests_to_judge(percent, slo.percentile_tail_min)
+            if fig.count < needed:
+                results.append(
+                    SloResult(
+                        name,
+                        "<",
+                        bound,
+                        "ms",
+                        measured,
+                        Verdict.NOT_APPLICABLE,
+                        f"too few requests to judge a p{percent}: {fig.count} < {needed}",
+                    )
+                )
+                continue
             results.append(
                 SloResult(name, "<", bound, "ms", measured, _judge(measured < bound), "")
             )

@@ -20,6 +20,7 @@ from loadtests.slo import (
     load_slo,
     merge_histograms,
     parse_slo,
+    requests_to_judge,
     sample_percentile,
     uncovered_names,
 )
@@ -124,6 +125,31 @@ def test_a_group_pools_its_request_names() -> None:
     result = by_name(evaluate(slo(), snapshot), "tasks:write p95")
     assert result.verdict is Verdict.FAIL
     assert result.measured == 200
+
+
+def test_a_percentile_of_too_few_requests_is_shown_but_not_judged() -> None:
+    # 30 requests: a p95 has 1.5 beyond it (fewer than the 2 required: 40 needed), so
+    # the one slow request is the p95 itself and says nothing about the 95th percentile.
+    snapshot = healthy()
+    snapshot.requests[0] = entry("tasks:list", {10: 29, 400: 1})
+    result = by_name(evaluate(slo(), snapshot), "tasks:list p95")
+    assert result.verdict is Verdict.NOT_APPLICABLE
+    assert not result.breached
+    assert result.measured == 10
+    assert result.detail == "too few requests to judge a p95: 30 < 40"
+    p99 = by_name(evaluate(slo(), snapshot), "tasks:list p99")
+    assert p99.measured == 400
+    assert p99.detail == "too few requests to judge a p99: 30 < 200"
+    # From 40 requests on, the p95 is judged, and fails if it must.
+    snapshot.requests[0] = entry("tasks:list", {10: 37, 400: 3})
+    assert by_name(evaluate(slo(), snapshot), "tasks:list p95").verdict is Verdict.FAIL
+
+
+@pytest.mark.parametrize(
+    ("percent", "tail", "needed"), [(95, 2, 40), (99, 2, 200), (50, 2, 4), (95, 1, 20)]
+)
+def test_requests_needed_to_judge_a_percentile(percent: int, tail: int, needed: int) -> None:
+    assert requests_to_judge(percent, tail) == needed
 
 
 def test_error_ratio_above_the_maximum_fails() -> None:
