@@ -1,15 +1,20 @@
 """In-process event bus for the embedded shape.
 
-Per consumer group, one queue and one delivery task per topic: events reach a group in
-publish order (per-user order holds because everything is one partition), handlers that
-raise are retried with backoff, and events that still fail are dead-lettered (logged and
-counted), the same contract as the Kafka and Dapr adapters.
+Per consumer group and topic, a few partitions as on Kafka: an event goes to the
+partition its key (the owner's user id) hashes to, and each partition has its own queue
+and delivery task. A group gets the events of one key in publish order (per-user order),
+and a slow handler of one user does not hold up the others: with one queue, the embedded
+worker fell minutes behind under load, one SQLite write after the other
+(docs/performance.md). Handlers that raise are retried with backoff, and events that
+still fail are dead-lettered (logged and counted), the same contract as the Kafka and
+Dapr adapters.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -25,24 +30,31 @@ class _Subscription:
     topic: str
     group: str
     handler: EventHandler
-    queue: asyncio.Queue[CloudEvent] = field(default_factory=asyncio.Queue)
-    task: asyncio.Task[None] | None = None
+    queues: list[asyncio.Queue[CloudEvent]]
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 @dataclass
 class MemoryEventBus:
     max_attempts: int = 5
     base_backoff_seconds: float = 0.05
+    partitions: int = 8
     _subs: list[_Subscription] = field(default_factory=list)
     dead_letters: list[tuple[CloudEvent, str]] = field(default_factory=list)
 
     def subscribe(self, topic: str, group: str, handler: EventHandler) -> None:
-        self._subs.append(_Subscription(topic, group, handler))
+        queues: list[asyncio.Queue[CloudEvent]] = [asyncio.Queue() for _ in range(self.partitions)]
+        self._subs.append(_Subscription(topic, group, handler, queues))
+
+    def partition_of(self, event: CloudEvent) -> int:
+        # crc32, not hash(): the same key lands in the same partition in every process.
+        return zlib.crc32(event.partitionkey.encode()) % self.partitions
 
     async def publish(self, topic: str, event: CloudEvent) -> None:
+        partition = self.partition_of(event)
         for sub in self._subs:
             if sub.topic == topic:
-                sub.queue.put_nowait(event)
+                sub.queues[partition].put_nowait(event)
         EVENTS_PUBLISHED.labels(topic=topic, adapter="memory").inc()
 
     @property
@@ -55,29 +67,33 @@ class MemoryEventBus:
 
     async def start(self) -> None:
         for sub in self._subs:
-            if sub.task is None:
-                sub.task = asyncio.create_task(self._deliver(sub), name=f"bus:{sub.group}")
+            if not sub.tasks:
+                sub.tasks = [
+                    asyncio.create_task(self._deliver(sub, queue), name=f"bus:{sub.group}:{n}")
+                    for n, queue in enumerate(sub.queues)
+                ]
 
     async def stop(self) -> None:
-        tasks = [s.task for s in self._subs if s.task is not None]
+        tasks = [task for s in self._subs for task in s.tasks]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for sub in self._subs:
-            sub.task = None
+            sub.tasks = []
 
     async def drain(self) -> None:
         """Wait until every queued event has been handled (tests, orderly shutdown)."""
         for sub in self._subs:
-            await sub.queue.join()
+            for queue in sub.queues:
+                await queue.join()
 
-    async def _deliver(self, sub: _Subscription) -> None:
+    async def _deliver(self, sub: _Subscription, queue: asyncio.Queue[CloudEvent]) -> None:
         while True:
-            event = await sub.queue.get()
+            event = await queue.get()
             try:
                 await self._handle(sub, event)
             finally:
-                sub.queue.task_done()
+                queue.task_done()
 
     async def _handle(self, sub: _Subscription, event: CloudEvent) -> None:
         for attempt in range(1, self.max_attempts + 1):

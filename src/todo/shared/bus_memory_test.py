@@ -34,6 +34,59 @@ async def test_each_group_gets_every_event_in_order() -> None:
     assert seen == {"a": list(range(50)), "b": list(range(50))}
 
 
+async def test_each_key_keeps_its_order_across_partitions() -> None:
+    bus = MemoryEventBus(partitions=4)
+    seen: dict[str, list[int]] = {}
+
+    async def handle(e: CloudEvent) -> None:
+        await asyncio.sleep(0)  # let the partitions interleave
+        seen.setdefault(e.partitionkey, []).append(e.data["n"])
+
+    bus.subscribe("t", "g", handle)
+    await bus.start()
+    owners = [f"user-{k}" for k in range(10)]
+    for n in range(200):
+        await bus.publish("t", event(n, owners[n % len(owners)]))
+    await bus.drain()
+    await bus.stop()
+    assert set(seen) == set(owners)
+    for k, owner in enumerate(owners):
+        assert seen[owner] == list(range(k, 200, len(owners)))
+    # More than one partition was used, and a key always maps to the same one.
+    assert len({bus.partition_of(event(0, owner)) for owner in owners}) > 1
+    assert bus.partition_of(event(1, "user-3")) == bus.partition_of(event(2, "user-3"))
+
+
+async def test_a_slow_user_does_not_hold_up_the_others() -> None:
+    bus = MemoryEventBus(partitions=8)
+    slow_owner = "user-slow"
+    other = next(
+        f"user-{k}"
+        for k in range(100)
+        if bus.partition_of(event(0, f"user-{k}")) != bus.partition_of(event(0, slow_owner))
+    )
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(e: CloudEvent) -> None:
+        if e.partitionkey == slow_owner:
+            await release.wait()
+        handled.append(e.partitionkey)
+
+    bus.subscribe("t", "g", handle)
+    await bus.start()
+    await bus.publish("t", event(1, slow_owner))
+    await bus.publish("t", event(2, other))
+    async with asyncio.timeout(5):
+        while other not in handled:
+            await asyncio.sleep(0.01)
+    assert handled == [other]  # the slow user's event is still in its handler
+    release.set()
+    await bus.drain()
+    await bus.stop()
+    assert handled == [other, slow_owner]
+
+
 async def test_failures_are_retried_then_dead_lettered() -> None:
     bus = MemoryEventBus(max_attempts=3, base_backoff_seconds=0.001)
     attempts: list[int] = []
