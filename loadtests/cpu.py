@@ -35,6 +35,12 @@ def _process_ticks(pid: int) -> int | None:
     return int(fields[11]) + int(fields[12])
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far; None if it cannot be read."""
+    ticks = _process_ticks(pid)
+    return None if ticks is None else ticks / _TICKS
+
+
 def _pids_named(command: str) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():

@@ -173,24 +173,29 @@ def _backend_env(data_dir: Path, port: int, extra: Mapping[str, str]) -> dict[st
 
 
 @contextlib.asynccontextmanager
-async def embedded(workdir: Path, logs: Path) -> AsyncIterator[Target]:
+async def embedded(
+    workdir: Path, logs: Path, database_url: str | None = None
+) -> AsyncIterator[Target]:
+    """The embedded shape; on SQLite in `workdir`, or on the database `database_url` names."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    extra = {"TODO_DATABASE_URL": database_url} if database_url else {}
     backend = ServiceProcess.spawn(
         "backend",
         "todo.backend.main",
-        _backend_env(workdir / "data", port, {}),
+        _backend_env(workdir / "data", port, extra),
         logs / "backend.log",
         url,
     )
+    database = "PostgreSQL" if database_url else "SQLite"
     try:
         await backend.wait_ready(f"{url}/readyz")
         yield Target(
             kind="embedded",
             base_url=url,
             description=(
-                "embedded: backend subprocess (uvicorn, 1 process) on SQLite, in-process bus, "
-                "scheduler and worker handlers"
+                f"embedded: backend subprocess (uvicorn, 1 process) on {database}, in-process "
+                "bus, scheduler and worker handlers"
             ),
             backend=backend,
             services=[backend],
