@@ -14,9 +14,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col, select
 
 from todo.backend.models import OutboxEvent
 from todo.shared.db import dialect_name
@@ -99,11 +98,14 @@ class OutboxRelay:
                 )
                 if not got:
                     return 0, False
+            # Columns, not ORM objects, and one UPDATE for the batch: the relay shares the
+            # API's event loop, and per-object bookkeeping of 200 rows showed in profiles.
+            table = OutboxEvent.__table__  # type: ignore[attr-defined]
             rows = (
-                await session.scalars(
-                    select(OutboxEvent)
-                    .where(col(OutboxEvent.published_at).is_(None))
-                    .order_by(col(OutboxEvent.seq))
+                await session.execute(
+                    select(table.c.seq, table.c.topic, table.c.payload, table.c.created_at)
+                    .where(table.c.published_at.is_(None))
+                    .order_by(table.c.seq)
                     .limit(self.batch_size)
                 )
             ).all()
@@ -116,15 +118,25 @@ class OutboxRelay:
                 # Some of the batch may have gone out: delivery is at least once, and
                 # consumers are idempotent, so the whole batch is sent again later.
                 head = rows[0]
-                head.attempts += 1
-                head.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                await session.execute(
+                    update(table)
+                    .where(table.c.seq == head.seq)
+                    .values(
+                        attempts=table.c.attempts + 1,
+                        last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                    )
+                )
                 log.warning(
                     "outbox publish failed; will retry",
-                    extra={"event_id": head.event_id, "attempts": head.attempts},
+                    extra={"event_id": items[0][1].id, "seq": head.seq},
                 )
                 return 0, True
             now = datetime.now(UTC)
+            await session.execute(
+                update(table)
+                .where(table.c.seq.in_([row.seq for row in rows]))
+                .values(published_at=now)
+            )
             for row in rows:
-                row.published_at = now
                 OUTBOX_PUBLISH_LAG.observe((now - row.created_at).total_seconds())
             return len(rows), False

@@ -1,0 +1,86 @@
+"""The relay against a real database (SQLite and PostgreSQL) and a publisher that can be
+told to refuse: what stays, what is retried, in which order."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col, select
+
+from todo.backend.migrate import upgrade_async
+from todo.backend.models import OutboxEvent
+from todo.backend.outbox import OutboxRelay, add_event
+from todo.shared.db import create_engine, session_factory
+from todo.shared.events import CloudEvent, RefreshData, refresh_event
+
+
+@dataclass
+class RecordingPublisher:
+    refuse: bool = False
+    published: list[tuple[str, str]] = field(default_factory=list)
+
+    async def publish(self, topic: str, event: CloudEvent) -> None:
+        await self.publish_batch([(topic, event)])
+
+    async def publish_batch(self, items: Sequence[tuple[str, CloudEvent]]) -> None:
+        if self.refuse:
+            raise ConnectionError("broker unreachable")
+        self.published.extend((topic, event.id) for topic, event in items)
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    await upgrade_async(database_url)
+    engine = create_engine(database_url)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+async def stage(sessions: async_sessionmaker[AsyncSession], count: int) -> list[str]:
+    events = [
+        refresh_event(RefreshData(owner_id=f"user-{n % 3}", kind="task", reason=f"change {n}"))
+        for n in range(count)
+    ]
+    async with sessions() as session:
+        for event in events:
+            add_event(session, event)
+        await session.commit()
+    return [event.id for event in events]
+
+
+async def outbox(sessions: async_sessionmaker[AsyncSession]) -> list[OutboxEvent]:
+    async with sessions() as session:
+        return list(
+            (await session.scalars(select(OutboxEvent).order_by(col(OutboxEvent.seq)))).all()
+        )
+
+
+async def test_a_refused_batch_stays_and_goes_out_in_order_later(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    publisher = RecordingPublisher(refuse=True)
+    relay = OutboxRelay(sessions, publisher, batch_size=4)
+    ids = await stage(sessions, 6)
+
+    assert await relay.publish_pending() == (0, True)
+    rows = await outbox(sessions)
+    assert all(row.published_at is None for row in rows)
+    assert rows[0].attempts == 1
+    assert rows[0].last_error == "ConnectionError: broker unreachable"
+    assert all(row.attempts == 0 for row in rows[1:])
+
+    publisher.refuse = False
+    assert await relay.publish_pending() == (4, False)
+    assert await relay.publish_pending() == (2, False)
+    assert await relay.publish_pending() == (0, False)
+    assert [event_id for _, event_id in publisher.published] == ids
+    assert {topic for topic, _ in publisher.published} == {"task-updates"}
+    rows = await outbox(sessions)
+    assert all(row.published_at is not None for row in rows)
+    # One publishing moment per batch.
+    assert len({row.published_at for row in rows}) == 2
