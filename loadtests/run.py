@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -67,7 +68,7 @@ class Profile:
 PROFILES = {
     # CI's gate: under 2 minutes in all (60 s of load, about 1,300 requests: enough for
     # the p95 of most groups to be judged, see percentile_tail_min in slo.yaml).
-    "smoke": Profile(12, 6.0, 60.0, (0.2, 0.8), "CI: a light load, 60 s"),
+    "smoke": Profile(12, 2.0, 60.0, (0.2, 0.8), "CI: a light load, 60 s"),
     # People: enough simulated users with short think times to offer more than the
     # throughput floor on 2 cores; each simulated user stands for many people.
     "full": Profile(60, 10.0, 180.0, (0.05, 0.25), "60 users, 3 min"),
@@ -138,6 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--slo", type=Path, default=DEFAULT_SLO_FILE, help="the SLO file")
     parser.add_argument("--no-probes", action="store_true", help="skip the event probes")
+    parser.add_argument(
+        "--attempts",
+        type=int,
+        default=1,
+        choices=range(1, 6),
+        metavar="N",
+        help="run again while a run breaches an SLO, at most N runs in all; exit 1 only if "
+        "every run breached (each run's report kept: OUT, OUT-attempt-2, ...)",
+    )
     parser.add_argument(
         "--no-warm-up",
         action="store_true",
@@ -498,9 +508,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(str(exc))
         return EXIT_FAILED
     settings = Settings.from_args(args, argv)
+    judged_by = slo.for_profile(settings.profile)
     started = time.monotonic()
-    code = asyncio.run(execute(settings, slo.for_profile(settings.profile)))
+
+    def run_once(attempt: int) -> int:
+        out = (
+            settings.out
+            if attempt == 1
+            else settings.out.with_name(f"{settings.out.name}-attempt-{attempt}")
+        )
+        return asyncio.run(execute(dataclasses.replace(settings, out=out), judged_by))
+
+    code = until_met(run_once, args.attempts)
     log(f"done in {time.monotonic() - started:.0f} s, exit code {code}")
+    return code
+
+
+def until_met(run_once: Callable[[int], int], attempts: int) -> int:
+    """Run up to `attempts` times while runs breach an SLO: a breach fails only when every
+    attempt breached (a CI gate on a shared machine). A run that failed (exit 2) or met
+    every SLO ends it at once."""
+    code = EXIT_FAILED
+    for attempt in range(1, attempts + 1):
+        code = run_once(attempt)
+        if code != EXIT_BREACH:
+            return code
+        if attempt < attempts:
+            log(
+                f"attempt {attempt} of {attempts} breached an SLO: once more, to see whether it holds"
+            )
     return code
 
 

@@ -4,7 +4,17 @@ import argparse
 
 import pytest
 
-from loadtests.run import PROFILES, Settings, build_parser, parse_duration, parse_wait
+from loadtests.run import (
+    EXIT_BREACH,
+    EXIT_FAILED,
+    EXIT_OK,
+    PROFILES,
+    Settings,
+    build_parser,
+    parse_duration,
+    parse_wait,
+    until_met,
+)
 
 
 @pytest.mark.parametrize(
@@ -38,3 +48,29 @@ def test_the_profile_gives_defaults_and_flags_override_them() -> None:
 
 def test_the_smoke_profile_fits_ci() -> None:
     assert PROFILES["smoke"].duration_s <= 60
+
+
+def test_a_breach_fails_the_gate_only_when_every_attempt_breached() -> None:
+    def runs(codes: list[int]) -> tuple[int, list[int]]:
+        seen: list[int] = []
+
+        def run_once(attempt: int) -> int:
+            seen.append(attempt)
+            return codes[attempt - 1]
+
+        return until_met(run_once, attempts=len(codes)), seen
+
+    assert runs([EXIT_BREACH, EXIT_OK]) == (EXIT_OK, [1, 2])
+    assert runs([EXIT_BREACH, EXIT_BREACH]) == (EXIT_BREACH, [1, 2])
+    assert runs([EXIT_OK, EXIT_BREACH]) == (EXIT_OK, [1])
+    # A run that failed outright is not retried: the target is broken, not noisy.
+    assert runs([EXIT_FAILED, EXIT_OK]) == (EXIT_FAILED, [1])
+    assert runs([EXIT_BREACH, EXIT_FAILED, EXIT_OK]) == (EXIT_FAILED, [1, 2])
+
+
+def test_attempts_are_bounded() -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--attempts", "0"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--attempts", "9"])
+    assert build_parser().parse_args(["--attempts", "2"]).attempts == 2
