@@ -534,9 +534,7 @@ def until_met(run_once: Callable[[int], int], attempts: int) -> int:
         if code != EXIT_BREACH:
             return code
         if attempt < attempts:
-            log(
-                f"attempt {attempt} of {attempts} breached an SLO: once more, to see whether it holds"
-            )
+            log(f"attempt {attempt} of {attempts} breached an SLO: once more, to see if it holds")
     return code
 
 
