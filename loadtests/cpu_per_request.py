@@ -134,9 +134,11 @@ async def run(args: argparse.Namespace) -> None:
     database_url = await create_database(args.postgres_url) if args.postgres_url else None
     try:
         async with targets.embedded(workdir, workdir, database_url) as target:
-            assert target.backend is not None
+            pid = target.backend.pid if target.backend is not None else None
+            if pid is None:
+                raise RuntimeError("the embedded target started no backend process")
             figures = await measure(
-                target.base_url, target.backend.pid, args.requests, args.concurrency, args.only
+                target.base_url, pid, args.requests, args.concurrency, args.only
             )
         print(
             f"{target.description}; {args.requests} requests each, {args.concurrency} "

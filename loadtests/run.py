@@ -50,6 +50,7 @@ from loadtests.slo import (
     evaluate,
     load_slo,
 )
+from todo.devstack.processes import ServiceFailed
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 EXIT_OK, EXIT_BREACH, EXIT_FAILED = 0, 1, 2
@@ -390,8 +391,9 @@ async def execute(settings: Settings, slo: SloFile) -> int:
             probes = Probes(target.base_url, target.kafka_bootstrap)
             probing = asyncio.create_task(probes.run(stop)) if settings.probes else None
             spy = None
-            if settings.py_spy is not None and target.backend is not None:
-                spy = await start_py_spy(settings, target.backend.pid)
+            backend_pid = target.backend.pid if target.backend is not None else None
+            if settings.py_spy is not None and backend_pid is not None:
+                spy = await start_py_spy(settings, backend_pid)
             monitor = cpu.CpuMonitor()
             for service in target.services:
                 monitor.watch(service.name, service.pid)
@@ -419,10 +421,16 @@ async def execute(settings: Settings, slo: SloFile) -> int:
                         probe_samples = probes.samples
                     notes.extend(probes.errors)
                 await finish_py_spy(spy, settings, notes)
-            dead = [s.name for s in target.services if s.proc.poll() is not None]
+            dead = [s.name for s in target.services if not s.running()]
             if dead:
                 notes.append(f"exited during the run: {', '.join(dead)} (see their logs)")
-    except (targets.TargetError, warmup.WarmUpError, httpx.HTTPError, OSError) as exc:
+    except (
+        targets.TargetError,
+        ServiceFailed,
+        warmup.WarmUpError,
+        httpx.HTTPError,
+        OSError,
+    ) as exc:
         log(f"the run failed: {exc}")
         return EXIT_FAILED
     finally:

@@ -15,15 +15,9 @@ die with the runner (SIGTERM on exit, and the kernel's parent-death signal on Li
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ipaddress
-import os
 import secrets
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +30,7 @@ from sqlalchemy.engine import make_url
 from todo.devstack.kafka import KafkaBroker, ensure_topics
 from todo.devstack.ports import free_port
 from todo.devstack.postgres import create_database, drop_database
-from todo.devstack.processes import pdeathsig_setter
+from todo.devstack.processes import PythonService, python_env
 from todo.devstack.stack import DevStack
 
 TargetKind = Literal["embedded", "kafka", "devstack", "url"]
@@ -70,91 +64,21 @@ def check_url(url: str, *, allow_remote: bool) -> str:
 
 
 @dataclass
-class ServiceProcess:
-    """A child process of the runner: a Python service with its log in the out dir."""
-
-    name: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-    url: str = ""  # where it serves /readyz and /metrics
-
-    @classmethod
-    def spawn(
-        cls, name: str, module: str, env: Mapping[str, str], log: Path, url: str
-    ) -> ServiceProcess:
-        with log.open("ab") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", module],  # noqa: S603 - our own interpreter and module
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                preexec_fn=pdeathsig_setter(),
-            )
-        return cls(name, proc, log, url)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def tail(self, chars: int = 3000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-chars:]
-        except OSError:
-            return "(no log)"
-
-    async def wait_ready(self, url: str, timeout: float = READY_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout
-        last = "no answer yet"
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise TargetError(
-                        f"{self.name} exited with code {self.proc.returncode} while starting; "
-                        f"tail of {self.log}:\n{self.tail()}"
-                    )
-                try:
-                    response = await client.get(url)
-                    if response.status_code == 200:
-                        return
-                    last = f"HTTP {response.status_code}: {response.text[:300]}"
-                except httpx.HTTPError as exc:
-                    last = f"{type(exc).__name__}: {exc}"
-                await asyncio.sleep(0.2)
-        raise TargetError(f"{self.name} not ready at {url} after {timeout:.0f}s ({last})")
-
-    async def stop(self, grace: float = 15.0) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + grace
-            while self.proc.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
-            if self.proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    self.proc.kill()
-                await asyncio.to_thread(self.proc.wait, 10)
-
-
-@dataclass
 class Target:
     kind: TargetKind
     base_url: str
     description: str
     kafka_bootstrap: str | None = None
-    backend: ServiceProcess | None = None
-    services: list[ServiceProcess] = field(default_factory=list)
+    backend: PythonService | None = None
+    services: list[PythonService] = field(default_factory=list)
     # Other processes of the target whose CPU use the report shows (name -> pid).
     other_pids: dict[str, int] = field(default_factory=dict)
 
 
 def child_env(extra: Mapping[str, str]) -> dict[str, str]:
-    """The runner's environment without its TODO_* variables, plus `extra`, and an import
-    path that finds the same sources the runner runs (in a PEX or a test sandbox too)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TODO_")}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    env.update(extra)
-    return env
+    """The runner's environment without its TODO_* variables (a developer's settings must
+    not leak into the target), plus `extra`, with the runner's import path."""
+    return python_env(extra, drop_prefix="TODO_")
 
 
 def _backend_env(data_dir: Path, port: int, extra: Mapping[str, str]) -> dict[str, str]:
@@ -180,16 +104,17 @@ async def embedded(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     extra = {"TODO_DATABASE_URL": database_url} if database_url else {}
-    backend = ServiceProcess.spawn(
+    backend = PythonService(
         "backend",
         "todo.backend.main",
+        port,
         _backend_env(workdir / "data", port, extra),
         logs / "backend.log",
-        url,
     )
     database = "PostgreSQL" if database_url else "SQLite"
     try:
-        await backend.wait_ready(f"{url}/readyz")
+        backend.start()
+        await backend.wait_ready(READY_TIMEOUT_S)
         yield Target(
             kind="embedded",
             base_url=url,
@@ -214,7 +139,7 @@ async def kafka(
             f"--postgres-url names {host}, not a loopback address (give --allow-remote)"
         )
     broker = KafkaBroker.on_free_ports(workdir / "kafka")
-    services: list[ServiceProcess] = []
+    services: list[PythonService] = []
     database_url: str | None = None
     try:
         await broker.start()
@@ -223,9 +148,10 @@ async def kafka(
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         app_token = secrets.token_urlsafe(24)
-        backend = ServiceProcess.spawn(
+        backend = PythonService(
             "backend",
             "todo.backend.main",
+            port,
             _backend_env(
                 workdir / "data",
                 port,
@@ -238,14 +164,15 @@ async def kafka(
                 },
             ),
             logs / "backend.log",
-            url,
         )
         services.append(backend)
-        await backend.wait_ready(f"{url}/readyz")
+        backend.start()
+        await backend.wait_ready(READY_TIMEOUT_S)
         worker_port = free_port()
-        worker = ServiceProcess.spawn(
+        worker = PythonService(
             "worker",
             "todo.worker.main",
+            worker_port,
             child_env(
                 {
                     "TODO_WORKER_HOST": "127.0.0.1",
@@ -258,10 +185,10 @@ async def kafka(
                 }
             ),
             logs / "worker.log",
-            f"http://127.0.0.1:{worker_port}",
         )
         services.append(worker)
-        await worker.wait_ready(f"{worker.url}/readyz")
+        worker.start()
+        await worker.wait_ready(READY_TIMEOUT_S)
         yield Target(
             kind="kafka",
             base_url=url,
@@ -290,11 +217,7 @@ async def devstack(workdir: Path) -> AsyncIterator[Target]:
     async with DevStack(workdir / "devstack") as stack:
         assert stack.backend is not None
         assert stack.worker is not None
-        services = [
-            ServiceProcess(app.name, app.proc, app.log_file, app.url)
-            for app in (stack.backend, stack.worker)
-            if app.proc is not None
-        ]
+        services = [stack.backend, stack.worker]
         sidecars = {
             f"daprd {s.app_id}": s.pid
             for s in (stack.backend_sidecar, stack.worker_sidecar)

@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from integration.servers import Backend, assert_once_in_order, consume_task_events, start_worker
+from integration.servers import (
+    Backend,
+    assert_once_in_order,
+    consume_task_events,
+    metric,
+    start_worker,
+)
 from prometheus_client import REGISTRY
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -129,7 +135,7 @@ async def test_killed_worker_redelivers_without_duplicate_effects_and_two_share_
     backend: Backend, kafka: KafkaBroker, postgres_url: str, tmp_path: Path
 ) -> None:
     recurring = 150
-    first = await asyncio.to_thread(start_worker, backend, kafka, postgres_url, tmp_path, "w1")
+    first = await start_worker(backend, kafka, postgres_url, tmp_path, "w1")
     try:
         async with httpx.AsyncClient(base_url=backend.url, timeout=30) as client:
             alice = await signup(client)
@@ -143,12 +149,8 @@ async def test_killed_worker_redelivers_without_duplicate_effects_and_two_share_
             partial = await next_occurrences(backend)
             assert partial < recurring, "the worker was killed mid-stream"
 
-            second = await asyncio.to_thread(
-                start_worker, backend, kafka, postgres_url, tmp_path, "w2"
-            )
-            third = await asyncio.to_thread(
-                start_worker, backend, kafka, postgres_url, tmp_path, "w3"
-            )
+            second = await start_worker(backend, kafka, postgres_url, tmp_path, "w2")
+            third = await start_worker(backend, kafka, postgres_url, tmp_path, "w3")
             try:
                 # Twelve users: their events spread over the partitions both workers own.
                 others = [await signup(client) for _ in range(12)]
@@ -170,12 +172,12 @@ async def test_killed_worker_redelivers_without_duplicate_effects_and_two_share_
                 )
                 print(f"next-occurrence requests: {calls} for {recurring + 60} completions")
                 handled = [
-                    w.metric("todo_events_consumed_total", topic="task-events", outcome="ok")
+                    metric(w.url, "todo_events_consumed_total", topic="task-events", outcome="ok")
                     for w in (second, third)
                 ]
                 assert all(h > 0 for h in handled), f"both workers make progress: {handled}"
             finally:
-                second.stop()
-                third.stop()
+                await second.stop()
+                await third.stop()
     finally:
-        first.stop()
+        await first.stop()

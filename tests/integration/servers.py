@@ -5,11 +5,6 @@ and worker processes."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
@@ -26,6 +21,7 @@ from todo.backend.app import create_app
 from todo.backend.settings import BackendSettings, BusKind
 from todo.devstack.kafka import KafkaBroker, ensure_topics
 from todo.devstack.ports import free_port
+from todo.devstack.processes import PythonService, ServiceFailed, python_env
 from todo.devstack.serving import serve
 from todo.shared.events import parse_event
 
@@ -69,66 +65,43 @@ async def backend(kafka: KafkaBroker, postgres_url: str, tmp_path: Path) -> Asyn
         yield Backend(app, url, settings)
 
 
-@dataclass
-class WorkerProcess:
-    proc: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def metric(self, name: str, **labels: str) -> float:
-        text = httpx.get(f"{self.url}/metrics", timeout=5).text
-        total = 0.0
-        for line in text.splitlines():
-            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
-
-
-def start_worker(
+async def start_worker(
     backend: Backend, kafka: KafkaBroker, database_url: str, log_dir: Path, name: str
-) -> WorkerProcess:
-    port = free_port()
-    log = log_dir / f"{name}.log"
-    env = {
-        **os.environ,
-        # The test's own import path, so the child runs the same sources.
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-        "TODO_WORKER_PORT": str(port),
-        "TODO_WORKER_KAFKA_BOOTSTRAP": kafka.bootstrap,
-        "TODO_WORKER_BACKEND_URL": backend.url,
-        "TODO_WORKER_APP_API_TOKEN": APP_TOKEN,
-        "TODO_WORKER_DATABASE_URL": database_url,
-        "TODO_WORKER_LOG_LEVEL": "WARNING",
-    }
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "todo.worker.main"], env=env, stdout=out, stderr=out
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"worker {name} exited: {log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return WorkerProcess(proc, url, log)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"worker {name} did not become ready: {log.read_text()[-3000:]}")
+) -> PythonService:
+    """A worker service process (Kafka shape) consuming from `kafka`, calling `backend`."""
+    worker = PythonService(
+        name,
+        "todo.worker.main",
+        port := free_port(),
+        python_env(
+            {
+                "TODO_WORKER_PORT": str(port),
+                "TODO_WORKER_KAFKA_BOOTSTRAP": kafka.bootstrap,
+                "TODO_WORKER_BACKEND_URL": backend.url,
+                "TODO_WORKER_APP_API_TOKEN": APP_TOKEN,
+                "TODO_WORKER_DATABASE_URL": database_url,
+                "TODO_WORKER_LOG_LEVEL": "WARNING",
+            }
+        ),
+        log_dir / f"{name}.log",
+    )
+    worker.start()
+    try:
+        await worker.wait_ready(60)
+    except ServiceFailed:
+        worker.kill()
+        raise
+    return worker
+
+
+def metric(url: str, name: str, **labels: str) -> float:
+    """The sum of a Prometheus metric's samples with these labels at `url`/metrics."""
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 async def consume_task_events(

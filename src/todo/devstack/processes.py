@@ -11,8 +11,12 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 _LIVE: set[subprocess.Popen[bytes]] = set()
 _PR_SET_PDEATHSIG = 1
@@ -87,3 +91,99 @@ async def serve_until_stopped(stop: asyncio.Event, alive: Callable[[], bool]) ->
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=1.0)
     return alive()
+
+
+def python_env(extra: Mapping[str, str], *, drop_prefix: str = "") -> dict[str, str]:
+    """The environment of a Python child: this process's (less the variables starting with
+    `drop_prefix`, if given), an import path that finds the sources this process runs (in
+    a PEX or a test sandbox too), and `extra`."""
+    env = {k: v for k, v in os.environ.items() if not (drop_prefix and k.startswith(drop_prefix))}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    env.update(extra)
+    return env
+
+
+class ServiceFailed(RuntimeError):
+    """A service exited while starting or did not get ready; the message quotes its log."""
+
+
+@dataclass
+class PythonService:
+    """One of our services as a child process (`python -m module` on this interpreter),
+    its output in a log file, ready when `/readyz` on its port answers 200."""
+
+    name: str
+    module: str
+    port: int
+    env: dict[str, str]  # the whole environment: see python_env()
+    log_file: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", self.module],  # our interpreter and module
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                # Its own session: Ctrl+C reaches the parent, which stops services in order.
+                start_new_session=True,
+                preexec_fn=pdeathsig_setter(),
+            )
+        track(self.proc)
+
+    async def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        last = "no answer yet"
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self.proc is not None and self.proc.poll() is not None:
+                    raise ServiceFailed(
+                        f"{self.name} exited with code {self.proc.returncode} while starting; "
+                        f"end of {self.log_file}:\n{tail(self.log_file)}"
+                    )
+                try:
+                    response = await client.get(f"{self.url}/readyz")
+                    if response.status_code == 200:
+                        return
+                    last = f"HTTP {response.status_code}: {response.text[:300]}"
+                except httpx.HTTPError as exc:
+                    last = f"{type(exc).__name__}: {exc}"
+                await asyncio.sleep(0.2)
+        raise ServiceFailed(f"{self.name} not ready at {self.url} after {timeout:.0f}s ({last})")
+
+    async def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL after `grace` seconds."""
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while proc.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await asyncio.to_thread(proc.wait, 10)
+        untrack(proc)
+
+    def kill(self) -> None:
+        """SIGKILL at once (tests of a crash)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)

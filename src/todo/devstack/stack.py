@@ -16,22 +16,17 @@ import contextlib
 import json
 import os
 import secrets
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-
-import httpx
 
 from todo.devstack.dapr import DaprScheduler, DaprSidecar, ensure_dapr_binaries
 from todo.devstack.helm import render_chart
 from todo.devstack.kafka import KafkaBroker, ensure_topics
 from todo.devstack.ports import free_port
 from todo.devstack.postgres import PostgresServer
-from todo.devstack.processes import stop_requested
+from todo.devstack.processes import PythonService, python_env, stop_requested
 
 BACKEND_APP_ID = "todo-backend"
 WORKER_APP_ID = "todo-worker"
@@ -73,69 +68,6 @@ async def render_resources(dapr_dir: Path, kafka_bootstrap: str, database_url: s
 
 
 @dataclass
-class AppProcess:
-    """A service of ours as a child process, its output in a log file."""
-
-    name: str
-    module: str
-    port: int
-    env: dict[str, str]
-    log_file: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", self.module],
-                env={
-                    **os.environ,
-                    "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-                    **self.env,
-                },
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    async def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        last = ""
-        async with httpx.AsyncClient(timeout=2) as client:
-            while time.monotonic() < deadline:
-                if self.proc is not None and self.proc.poll() is not None:
-                    raise RuntimeError(f"{self.name} exited: {self.log_file.read_text()[-3000:]}")
-                try:
-                    response = await client.get(f"{self.url}/readyz")
-                    if response.status_code == 200:
-                        return
-                    last = response.text
-                except httpx.HTTPError as exc:
-                    last = str(exc)
-                await asyncio.sleep(0.2)
-        raise TimeoutError(f"{self.name} not ready after {timeout}s: {last}")
-
-    async def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        for _ in range(100):
-            if self.proc.poll() is not None:
-                return
-            await asyncio.sleep(0.1)
-        self.proc.kill()
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
-@dataclass
 class DevStack:
     work_dir: Path
     postgres_port: int = field(default_factory=free_port)
@@ -171,8 +103,8 @@ class DevStack:
             app_api_token=self.app_api_token,
             dapr_api_token=self.dapr_api_token,
         )
-        self.backend: AppProcess | None = None
-        self.worker: AppProcess | None = None
+        self.backend: PythonService | None = None
+        self.worker: PythonService | None = None
 
     def _pg_dir(self) -> Path:
         # As root the server runs as `postgres`, which must reach its directory.
@@ -192,35 +124,39 @@ class DevStack:
         await ensure_topics(self.kafka.bootstrap)
         await self.scheduler.start()
         await render_resources(self.work_dir / "dapr", self.kafka.bootstrap, database_url)
-        self.backend = AppProcess(
+        self.backend = PythonService(
             "backend",
             "todo.backend.main",
             self.backend_port,
-            {
-                "TODO_PORT": str(self.backend_port),
-                "TODO_DATABASE_URL": database_url,
-                "TODO_DATA_DIR": str(self.work_dir / "backend"),
-                "TODO_BUS": "dapr",
-                "TODO_EMBEDDED_WORKER": "false",
-                "TODO_APP_API_TOKEN": self.app_api_token,
-                "TODO_JWT_SECRET": secrets.token_urlsafe(48),
-                "DAPR_HTTP_PORT": str(self.backend_sidecar.http_port),
-                "DAPR_API_TOKEN": self.dapr_api_token,
-                "TODO_OUTBOX_POLL_SECONDS": "0.2",
-            },
+            python_env(
+                {
+                    "TODO_PORT": str(self.backend_port),
+                    "TODO_DATABASE_URL": database_url,
+                    "TODO_DATA_DIR": str(self.work_dir / "backend"),
+                    "TODO_BUS": "dapr",
+                    "TODO_EMBEDDED_WORKER": "false",
+                    "TODO_APP_API_TOKEN": self.app_api_token,
+                    "TODO_JWT_SECRET": secrets.token_urlsafe(48),
+                    "DAPR_HTTP_PORT": str(self.backend_sidecar.http_port),
+                    "DAPR_API_TOKEN": self.dapr_api_token,
+                    "TODO_OUTBOX_POLL_SECONDS": "0.2",
+                }
+            ),
             self.work_dir / "logs" / "backend.log",
         )
-        self.worker = AppProcess(
+        self.worker = PythonService(
             "worker",
             "todo.worker.main",
             self.worker_port,
-            {
-                "TODO_WORKER_PORT": str(self.worker_port),
-                "TODO_WORKER_BUS": "dapr",
-                "TODO_WORKER_APP_API_TOKEN": self.app_api_token,
-                "DAPR_HTTP_PORT": str(self.worker_sidecar.http_port),
-                "DAPR_API_TOKEN": self.dapr_api_token,
-            },
+            python_env(
+                {
+                    "TODO_WORKER_PORT": str(self.worker_port),
+                    "TODO_WORKER_BUS": "dapr",
+                    "TODO_WORKER_APP_API_TOKEN": self.app_api_token,
+                    "DAPR_HTTP_PORT": str(self.worker_sidecar.http_port),
+                    "DAPR_API_TOKEN": self.dapr_api_token,
+                }
+            ),
             self.work_dir / "logs" / "worker.log",
         )
         self.backend.start()

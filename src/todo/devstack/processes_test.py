@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from todo.devstack.ports import free_port
+from todo.devstack.processes import PythonService, ServiceFailed, python_env
+
+
+def test_the_child_environment_has_our_import_path_and_drops_a_prefix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TODO_DATABASE_URL", "postgresql://someone-elses")
+    monkeypatch.setenv("KEEP_ME", "1")
+    env = python_env({"TODO_PORT": "9"}, drop_prefix="TODO_")
+    assert "TODO_DATABASE_URL" not in env
+    assert env["TODO_PORT"] == "9"
+    assert env["KEEP_ME"] == "1"
+    assert env["PYTHONPATH"]
+    assert python_env({})["TODO_DATABASE_URL"] == "postgresql://someone-elses"
+
+
+async def test_a_service_that_dies_while_starting_is_reported_with_its_log(
+    tmp_path: Path,
+) -> None:
+    service = PythonService(
+        "ghost", "todo.devstack.no_such_module", free_port(), python_env({}), tmp_path / "g.log"
+    )
+    service.start()
+    with pytest.raises(ServiceFailed) as failure:
+        await service.wait_ready(30)
+    message = str(failure.value)
+    assert "ghost exited with code 1 while starting" in message
+    assert "No module named todo.devstack.no_such_module" in message
+    assert not service.running()
+    await service.stop()  # stopping a dead service is a no-op
+
+
+async def test_a_service_that_never_gets_ready_is_reported_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    worker = PythonService(
+        "worker",
+        "todo.worker.main",
+        port,
+        python_env(
+            {
+                "TODO_WORKER_PORT": str(port),
+                "TODO_WORKER_BUS": "kafka",
+                "TODO_WORKER_KAFKA_BOOTSTRAP": "127.0.0.1:9",
+                "TODO_WORKER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'w.db'}",
+            },
+            drop_prefix="TODO_",
+        ),
+        tmp_path / "worker.log",
+    )
+    worker.start()
+    try:
+        # No broker at port 9: alive, never ready. Readiness is what is waited for.
+        with pytest.raises(ServiceFailed, match=r"worker not ready at http://127\.0\.0\.1:\d+"):
+            await worker.wait_ready(3)
+        assert worker.running()
+    finally:
+        await worker.stop(grace=15)
+    assert not worker.running()
