@@ -300,6 +300,14 @@ async def test_list_filters_search_sort_and_pages(
     past_end = await client.get(API, headers=alice, params={"limit": 2, "offset": 10})
     assert past_end.json()["count"] == 4
     assert past_end.json()["data"] == []
+    # Each task of a page carries all its tags, sorted; an untagged one none.
+    listed = (await client.get(API, headers=alice, params={"sort": "title"})).json()["data"]
+    assert {t["title"]: t["tags"] for t in listed} == {
+        "Buy oat milk": ["shop"],
+        "Call mum": ["family", "shop"],
+        "File taxes": ["money"],
+        "Old thing": [],
+    }
     nothing = await client.get(API, headers=alice, params={"q": "no such words"})
     assert nothing.json()["count"] == 0
     assert nothing.json()["data"] == []

@@ -234,23 +234,41 @@ async def list_tasks(
     now = datetime.now(UTC)
     dialect = dialect_name(session)
     base = _filtered(owner_id, query, dialect, now)
-    # The total rides along the page as a window count: one query instead of two.
+    # One query for the page: the total rides along as a window count and each task's
+    # tags as a comma-joined aggregate (tags cannot hold commas), instead of a count query
+    # before and a tags query after (list is 40% of the requests under load).
     page = (
-        _ordered(base.add_columns(func.count().over().label("total")), query.sort)
+        _ordered(
+            base.add_columns(func.count().over().label("total"), _joined_tags(dialect)),
+            query.sort,
+        )
         .limit(query.limit)
         .offset(query.offset)
     )
     result = (await session.execute(page)).all()
-    rows: list[Task] = [row[0] for row in result]
     if result:
-        total = int(result[0][1])
+        total = int(result[0].total)
     elif query.offset == 0:
         total = 0
     else:
         # A page past the end has no row to carry the total: count separately.
         total = int(await session.scalar(select(func.count()).select_from(base.subquery())) or 0)
-    tags = await tags_of(session, [t.id for t in rows])
-    return [to_public(t, tags[t.id], now) for t in rows], total
+    return [
+        to_public(row[0], sorted(row.tags.split(",")) if row.tags else [], now) for row in result
+    ], total
+
+
+def _joined_tags(dialect: str) -> Any:
+    """A task's tags, comma-joined, as a correlated subquery (NULL without tags)."""
+    tag = col(TaskTag.tag)
+    joined = func.string_agg(tag, ",") if dialect == "postgresql" else func.group_concat(tag, ",")
+    return (
+        select(joined)
+        .where(col(TaskTag.task_id) == col(Task.id))
+        .correlate(Task)
+        .scalar_subquery()
+        .label("tags")
+    )
 
 
 # --- writes --------------------------------------------------------------------------
