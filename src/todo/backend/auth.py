@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -20,8 +22,13 @@ from todo.backend.models import User, UserRegister
 # choice: 64 MiB, three passes, four lanes) costs 155 ms of CPU per sign-in, which made
 # sign-ins the largest CPU consumer under load (docs/performance.md). Each hash records its
 # own parameters, so older hashes still verify and are upgraded at the next sign-in.
+log = logging.getLogger(__name__)
+
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-# Verifying against this keeps the response time of an unknown email equal to a known one.
+# Verifying against this keeps the response time of an unknown email equal to a known one
+# whose hash has today's parameters. A hash of older, costlier parameters verifies slower
+# until its next sign-in upgrades it: that tells such an account exists, which registering
+# the same email (409) tells anyway.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
@@ -137,8 +144,22 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     if user is None or not user.password_hash:
         raise InvalidCredentials
     if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = await asyncio.to_thread(hash_password, password)
+        return await _upgrade_hash(session, user, password)
+    return user
+
+
+async def _upgrade_hash(session: AsyncSession, user: User, password: str) -> User:
+    """Re-hash with today's parameters. The sign-in has succeeded already: if the write
+    fails (a busy or read-only database), the old hash stays, to be upgraded next time,
+    and the caller gets a copy taken before (a rollback expires the session's objects)."""
+    kept = User(**user.model_dump())
+    user.password_hash = await asyncio.to_thread(hash_password, password)
+    try:
         await session.commit()
+    except SQLAlchemyError:
+        await session.rollback()
+        log.warning("password hash upgrade failed; kept the old hash", exc_info=True)
+        return kept
     return user
 
 

@@ -6,9 +6,12 @@ from typing import Any
 
 import httpx
 import jwt
+import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from todo.backend.conftest import signup
@@ -72,6 +75,34 @@ async def test_sign_in_upgrades_a_hash_of_older_parameters(
         json={"email": "olga@example.com", "password": "correct horse"},
     )
     assert again.status_code == 200
+
+
+async def test_a_failed_hash_upgrade_still_signs_in_and_keeps_the_old_hash(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await signup(client, "pia@example.com")
+    old_hash = PasswordHasher().hash("correct horse")
+    async with app.state.runtime.sessions() as session:
+        user = await session.scalar(select(User).where(User.email == "pia@example.com"))
+        assert user is not None
+        user.password_hash = old_hash
+        await session.commit()
+
+    async def locked(self: AsyncSession) -> None:
+        raise OperationalError("COMMIT", {}, Exception("database is locked"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AsyncSession, "commit", locked)
+        login = await client.post(
+            "/api/v1/auth/login", json={"email": "pia@example.com", "password": "correct horse"}
+        )
+
+    assert login.status_code == 200, login.text
+    assert login.json()["user"]["email"] == "pia@example.com"
+    async with app.state.runtime.sessions() as session:
+        user = await session.scalar(select(User).where(User.email == "pia@example.com"))
+    assert user is not None
+    assert user.password_hash == old_hash
 
 
 async def test_duplicate_email_is_409(client: httpx.AsyncClient) -> None:
@@ -162,4 +193,4 @@ async def test_the_user_of_a_token_is_read_once_then_remembered(
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json()
     assert first.json()["email"] == "gina@example.com"
-    assert len(user_queries) <= 1, user_queries
+    assert len(user_queries) == 1, user_queries

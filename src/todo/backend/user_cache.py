@@ -22,8 +22,9 @@ class UserCache:
 
     def remember(self, key: str, user: User) -> User:
         """Keep a copy that belongs to no session (the request's session closes after it),
-        and hand it back so that every caller sees the same, detached kind of object."""
-        copy = User(**user.model_dump())
+        without the password hash (no request needs it), and hand it back so that every
+        caller sees the same, detached kind of object."""
+        copy = User(**user.model_dump(exclude={"password_hash"}))
         self._users[key] = copy
         return copy
 
