@@ -82,6 +82,10 @@ def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
     return router
 
 
+MAX_ROUTE_TEMPLATES = 500
+_SEEN_TEMPLATES: set[str] = set()
+
+
 def route_template(scope: Scope) -> str:
     """The matched route's path template with the prefixes of the routers it was included
     through: "/api/v1/tasks/{task_id}", never the URL (whose ids would explode labels).
@@ -97,7 +101,13 @@ def route_template(scope: Scope) -> str:
     uncovered = path.count("/") - route_path.count("/")
     if uncovered <= 0 or ":path}" in route_path:
         return route_path
-    return "/".join(path.split("/")[: uncovered + 1]) + route_path
+    template = "/".join(path.split("/")[: uncovered + 1]) + route_path
+    # Should a prefix ever carry a parameter, its values would become labels: bound them.
+    if template not in _SEEN_TEMPLATES:
+        if len(_SEEN_TEMPLATES) >= MAX_ROUTE_TEMPLATES:
+            return "other"
+        _SEEN_TEMPLATES.add(template)
+    return template
 
 
 class RequestTimer:

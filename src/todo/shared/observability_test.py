@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import APIRouter, FastAPI, HTTPException
 from prometheus_client import REGISTRY
 
-from todo.shared.observability import instrument
+from todo.shared import observability
+from todo.shared.observability import instrument, route_template
 
 
 def _count(method: str, route: str, status: str) -> float:
@@ -67,3 +69,24 @@ async def test_latency_is_recorded_per_route_template_and_status() -> None:
     assert _count("GET", "/timer-test/v2/items/{item_id}", "200") == before["v2"] + 1
     # An unhandled exception is counted once, as a 500.
     assert _count("GET", "/timer-test/boom", "500") == before["crash"] + 1
+
+
+def test_route_labels_are_bounded_whatever_the_prefixes(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: set[str] = set()
+    monkeypatch.setattr(observability, "_SEEN_TEMPLATES", seen)
+    monkeypatch.setattr(observability, "MAX_ROUTE_TEMPLATES", 3)
+
+    class Route:
+        path = "/things/{thing_id}"
+
+    # A parameter in a prefix (none of ours has one) would put its values in the label.
+    labels = [
+        route_template({"route": Route(), "path": f"/tenants/t{n}/things/1"}) for n in range(5)
+    ]
+    assert labels[:3] == [f"/tenants/t{n}/things/{{thing_id}}" for n in range(3)]
+    assert labels[3:] == ["other", "other"]
+    # Templates already seen keep their label.
+    assert route_template({"route": Route(), "path": "/tenants/t1/things/9"}) == (
+        "/tenants/t1/things/{thing_id}"
+    )
+    assert route_template({"path": "/nowhere"}) == "unmatched"
