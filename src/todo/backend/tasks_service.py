@@ -151,13 +151,12 @@ async def tags_of(session: AsyncSession, task_ids: list[str]) -> dict[str, list[
     if not task_ids:
         return out
     rows = await session.execute(
-        select(TaskTag.task_id, TaskTag.tag)
-        .where(col(TaskTag.task_id).in_(task_ids))
-        .order_by(col(TaskTag.tag))
+        select(TaskTag.task_id, TaskTag.tag).where(col(TaskTag.task_id).in_(task_ids))
     )
     for task_id, tag in rows.all():
         out[task_id].append(tag)
-    return out
+    # Sorted here, not by the database's collation: the same order as list_tasks gives.
+    return {task_id: sorted(tags) for task_id, tags in out.items()}
 
 
 async def get_owned(session: AsyncSession, owner_id: str, task_id: str) -> Task:
