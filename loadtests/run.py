@@ -211,7 +211,7 @@ async def start_target(settings: Settings, workdir: Path) -> AsyncIterator[targe
         async with targets.embedded(workdir, settings.out) as target:
             yield target
     elif settings.target == "devstack":
-        async with targets.devstack(workdir) as target:
+        async with targets.devstack(workdir, settings.out) as target:
             yield target
     elif settings.target == "kafka":
         if not settings.postgres_url:

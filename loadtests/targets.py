@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import secrets
+import shutil
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,10 +212,32 @@ async def kafka(
 
 
 @contextlib.asynccontextmanager
-async def devstack(workdir: Path) -> AsyncIterator[Target]:
+async def devstack(workdir: Path, logs: Path) -> AsyncIterator[Target]:
     """The production shape on this machine (todo.devstack.stack): its own PostgreSQL,
-    Kafka, the Dapr scheduler, and backend and worker each behind a real daprd."""
-    async with DevStack(workdir / "devstack") as stack:
+    Kafka, the Dapr scheduler, and backend and worker each behind a real daprd. Their logs
+    are copied to `logs` when it stops (the work dir is temporary)."""
+    stack_dir = workdir / "devstack"
+    try:
+        async with _devstack_target(stack_dir) as target:
+            yield target
+    finally:
+        keep_logs(stack_dir, logs)
+
+
+def keep_logs(work_dir: Path, logs: Path) -> list[Path]:
+    """Copy every *.log under `work_dir` to `logs`, named after its path there."""
+    kept = []
+    for log in sorted(work_dir.rglob("*.log")):
+        if log.is_file():
+            target = logs / "-".join(log.relative_to(work_dir).parts)
+            shutil.copyfile(log, target)
+            kept.append(target)
+    return kept
+
+
+@contextlib.asynccontextmanager
+async def _devstack_target(stack_dir: Path) -> AsyncIterator[Target]:
+    async with DevStack(stack_dir) as stack:
         assert stack.backend is not None
         assert stack.worker is not None
         services = [stack.backend, stack.worker]

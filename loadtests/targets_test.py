@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from loadtests.targets import TargetError, check_url, is_loopback_host
+from loadtests.targets import TargetError, check_url, is_loopback_host, keep_logs
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"])
@@ -29,3 +31,20 @@ def test_a_remote_url_is_refused_unless_allowed() -> None:
 def test_a_target_that_is_no_http_url_is_refused(url: str) -> None:
     with pytest.raises(TargetError, match="give embedded, kafka, devstack or an http"):
         check_url(url, allow_remote=False)
+
+
+def test_the_logs_of_a_temporary_stack_are_kept_by_path(tmp_path: Path) -> None:
+    stack = tmp_path / "stack"
+    (stack / "logs").mkdir(parents=True)
+    (stack / "dapr").mkdir()
+    (stack / "logs" / "backend.log").write_text("backend says hi")
+    (stack / "dapr" / "daprd-todo-worker.log").write_text("daprd says hi")
+    (stack / "dapr" / "config.yaml").write_text("not a log")
+    out = tmp_path / "report"
+    out.mkdir()
+
+    kept = keep_logs(stack, out)
+
+    assert sorted(p.name for p in kept) == ["dapr-daprd-todo-worker.log", "logs-backend.log"]
+    assert (out / "logs-backend.log").read_text() == "backend says hi"
+    assert not (out / "dapr-config.yaml").exists()

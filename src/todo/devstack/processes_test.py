@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,6 @@ async def test_a_service_that_never_gets_ready_is_reported_and_stops_on_sigterm(
     finally:
         await worker.stop(grace=15)
     assert not worker.running()
+    assert worker.proc is not None
+    # SIGTERM sufficed (uvicorn exits 0 on it); SIGKILL after the grace would give -9.
+    assert worker.proc.returncode in (0, -signal.SIGTERM)
