@@ -225,9 +225,11 @@ async def devstack(workdir: Path, logs: Path) -> AsyncIterator[Target]:
 
 
 def keep_logs(work_dir: Path, logs: Path) -> list[Path]:
-    """Copy every *.log under `work_dir` to `logs`, named after its path there."""
+    """Copy the *.log files of `work_dir` and of its direct subdirectories (each server
+    writes there) to `logs`, named after their path. Deeper ones are data, not logs:
+    Kafka's partition segments end in .log too."""
     kept = []
-    for log in sorted(work_dir.rglob("*.log")):
+    for log in sorted([*work_dir.glob("*.log"), *work_dir.glob("*/*.log")]):
         if log.is_file():
             target = logs / "-".join(log.relative_to(work_dir).parts)
             shutil.copyfile(log, target)

@@ -40,6 +40,9 @@ def test_the_logs_of_a_temporary_stack_are_kept_by_path(tmp_path: Path) -> None:
     (stack / "logs" / "backend.log").write_text("backend says hi")
     (stack / "dapr" / "daprd-todo-worker.log").write_text("daprd says hi")
     (stack / "dapr" / "config.yaml").write_text("not a log")
+    segment = stack / "kafka" / "kraft-logs" / "task-events-0"
+    segment.mkdir(parents=True)
+    (segment / "00000000000000000000.log").write_bytes(b"\x00kafka data")
     out = tmp_path / "report"
     out.mkdir()
 
@@ -48,3 +51,4 @@ def test_the_logs_of_a_temporary_stack_are_kept_by_path(tmp_path: Path) -> None:
     assert sorted(p.name for p in kept) == ["dapr-daprd-todo-worker.log", "logs-backend.log"]
     assert (out / "logs-backend.log").read_text() == "backend says hi"
     assert not (out / "dapr-config.yaml").exists()
+    assert not list(out.glob("kafka-*"))
