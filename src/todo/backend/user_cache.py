@@ -27,6 +27,3 @@ class UserCache:
         copy = User(**user.model_dump(exclude={"password_hash"}))
         self._users[key] = copy
         return copy
-
-    def forget(self, key: str) -> None:
-        self._users.pop(key, None)
