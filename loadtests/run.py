@@ -421,7 +421,7 @@ async def execute(settings: Settings, slo: SloFile) -> int:
                         probe_samples = probes.samples
                     notes.extend(probes.errors)
                 await finish_py_spy(spy, settings, notes)
-            dead = [s.name for s in target.services if not s.running()]
+            dead = [s.name for s in target.services if not s.running]
             if dead:
                 notes.append(f"exited during the run: {', '.join(dead)} (see their logs)")
     except (

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import fcntl
 import hashlib
 import json
@@ -44,18 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-import httpx
-
 from todo.devstack.cache import cache_root
 from todo.devstack.ports import free_ports
-from todo.devstack.processes import (
-    pdeathsig_setter,
-    serve_until_stopped,
-    stop_requested,
-    tail,
-    track,
-    untrack,
-)
+from todo.devstack.processes import ChildProcess, serve_until_stopped, stop_requested
 
 # One pin for the whole stack: build-support/dapr/go.mod requires exactly this release.
 DAPR_VERSION = "1.16.0"
@@ -275,96 +265,6 @@ async def ensure_dapr_binaries() -> DaprBinaries:
 # --------------------------------------------------------------------------- processes
 
 
-async def _wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None:
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(0.1)
-    return True
-
-
-@dataclass
-class _Process:
-    """One child process with its output in a log file; stopped with SIGTERM, then SIGKILL."""
-
-    name: str
-    log_file: Path
-    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
-    _last_returncode: int | None = field(default=None, init=False, repr=False)
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def returncode(self) -> int | None:
-        return self._proc.poll() if self._proc is not None else self._last_returncode
-
-    def spawn(self, argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_file, "ab") as log:
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-            log.write(f"\n===== {stamp} starting {self.name}: {' '.join(argv)}\n".encode())
-            log.flush()
-            self._proc = subprocess.Popen(
-                list(argv),  # - our own argv, no shell
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=cwd,
-                env=dict(env),
-                start_new_session=True,
-                preexec_fn=pdeathsig_setter(),
-            )
-        track(self._proc)
-
-    def failure(self, what: str) -> str:
-        return f"{self.name} {what}; tail of {self.log_file}:\n{tail(self.log_file)}"
-
-    async def wait_http(
-        self, url: str, expect: int, deadline: float, headers: Mapping[str, str]
-    ) -> None:
-        """Poll ``url`` until it answers ``expect``; raise with the log tail otherwise."""
-        last = "no answer yet"
-        async with httpx.AsyncClient(timeout=5.0) as client:
-            while True:
-                proc = self._proc
-                if proc is None or proc.poll() is not None:
-                    code = proc.returncode if proc is not None else None
-                    raise RuntimeError(self.failure(f"exited with code {code} while starting"))
-                if time.monotonic() >= deadline:
-                    raise TimeoutError(self.failure(f"was not ready at {url} in time ({last})"))
-                try:
-                    response = await client.get(url, headers=dict(headers))
-                    if response.status_code == expect:
-                        return
-                    last = f"HTTP {response.status_code} {response.text[:200]!r}"
-                except httpx.HTTPError as exc:
-                    last = f"{type(exc).__name__}: {exc}"
-                await asyncio.sleep(0.2)
-
-    async def terminate(self, grace: float = _STOP_GRACE_SECONDS) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
-            if not await _wait_exit(proc, grace):
-                _log(f"{self.name} (pid {proc.pid}) ignored SIGTERM for {grace:.0f}s: SIGKILL")
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await _wait_exit(proc, 10)
-        self._last_returncode = proc.returncode
-        untrack(proc)
-        self._proc = None
-
-
 def _child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     # Otherwise Dapr finds "its" address by routing towards 8.8.8.8 (a UDP connect, no packet).
@@ -395,10 +295,10 @@ class DaprScheduler:
     etcd_client_port: int
     etcd_peer_port: int
     log_level: str = "info"
-    _process: _Process = field(init=False, repr=False)
+    _process: ChildProcess = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._process = _Process("dapr scheduler", self.data_dir / "scheduler.log")
+        self._process = ChildProcess("dapr scheduler", self.data_dir / "scheduler.log")
 
     @classmethod
     def on_free_ports(cls, data_dir: Path) -> DaprScheduler:
@@ -455,9 +355,7 @@ class DaprScheduler:
         started = time.monotonic()
         self._process.spawn(self.argv(binaries), _child_env(), cwd=self.data_dir)
         try:
-            await self._process.wait_http(
-                f"http://{HOST}:{self.healthz_port}/healthz", 200, deadline, {}
-            )
+            await self._process.wait_http(f"http://{HOST}:{self.healthz_port}/healthz", deadline)
         except BaseException:
             await self._process.terminate(grace=5)
             raise
@@ -467,7 +365,7 @@ class DaprScheduler:
         )
 
     async def stop(self) -> None:
-        await self._process.terminate()
+        await self._process.terminate(_STOP_GRACE_SECONDS)
 
     async def __aenter__(self) -> DaprScheduler:
         await self.start()
@@ -510,10 +408,12 @@ class DaprSidecar:
     log_level: str = "info"
     extra_args: Sequence[str] = ()
     extra_env: Mapping[str, str] = field(default_factory=dict)
-    _process: _Process = field(init=False, repr=False)
+    _process: ChildProcess = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._process = _Process(f"daprd {self.app_id}", self.work_dir / f"daprd-{self.app_id}.log")
+        self._process = ChildProcess(
+            f"daprd {self.app_id}", self.work_dir / f"daprd-{self.app_id}.log"
+        )
 
     @classmethod
     def on_free_ports(
@@ -621,7 +521,7 @@ class DaprSidecar:
         self._process.spawn(self.argv(binaries), self._env(), cwd=self.work_dir)
         path = "/v1.0/healthz" if wait_for_app else "/v1.0/healthz/outbound"
         try:
-            await self._process.wait_http(self.http_url + path, 204, deadline, self.api_headers)
+            await self._process.wait_http(self.http_url + path, deadline, 204, self.api_headers)
         except BaseException:
             await self._process.terminate(grace=5)
             raise
@@ -631,7 +531,7 @@ class DaprSidecar:
         )
 
     async def stop(self) -> None:
-        await self._process.terminate()
+        await self._process.terminate(_STOP_GRACE_SECONDS)
 
     async def __aenter__(self) -> DaprSidecar:
         await self.start()

@@ -42,12 +42,10 @@ from aiokafka.errors import TopicAlreadyExistsError, for_code
 from todo.devstack.cache import cache_root
 from todo.devstack.ports import free_ports
 from todo.devstack.processes import (
-    pdeathsig_setter,
+    ChildProcess,
+    ServiceFailed,
     serve_until_stopped,
     stop_requested,
-    tail,
-    track,
-    untrack,
 )
 
 # One pin for the whole stack; the Kafka 4.x jars on Maven Central (Scala 2.13 build).
@@ -337,9 +335,10 @@ class KafkaBroker:
     controller_port: int
     version: str = KAFKA_VERSION
     heap: str = DEFAULT_HEAP
-    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
-    _paused: bool = field(default=False, init=False, repr=False)
-    _last_returncode: int | None = field(default=None, init=False, repr=False)
+    _process: ChildProcess = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._process = ChildProcess("Kafka", self.data_dir / "broker.log")
 
     @classmethod
     def on_free_ports(cls, data_dir: Path, version: str = KAFKA_VERSION) -> KafkaBroker:
@@ -352,20 +351,20 @@ class KafkaBroker:
 
     @property
     def log_file(self) -> Path:
-        return self.data_dir / "broker.log"
+        return self._process.log_file
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+        return self._process.pid
 
     @property
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return self._process.running
 
     @property
     def returncode(self) -> int | None:
         """The JVM's exit code once it ended (143 after a SIGTERM stop), else None."""
-        return self._proc.poll() if self._proc is not None else self._last_returncode
+        return self._process.returncode
 
     async def start(self, timeout: float = 90) -> None:
         """Start the broker (formatting data_dir on first use) and wait until it serves."""
@@ -382,11 +381,19 @@ class KafkaBroker:
         if not (self.data_dir / "kraft-logs" / "meta.properties").is_file():
             await self._format(java, libs, deadline)
         started = time.monotonic()
-        self._spawn(java, libs)
+        self._process.spawn(
+            [
+                *self._jvm_args(java, libs),
+                KAFKA_MAIN_CLASS,
+                str(self.data_dir / "server.properties"),
+            ],
+            _tool_env(java),
+            cwd=self.data_dir,
+        )
         try:
             await self._wait_ready(deadline)
         except BaseException:
-            await self._terminate(grace=5)
+            await self._process.terminate(grace=5)
             raise
         _log(
             f"Kafka {self.version} up on {self.bootstrap} in {time.monotonic() - started:.1f}s "
@@ -395,7 +402,7 @@ class KafkaBroker:
 
     async def stop(self) -> None:
         """Stop cleanly (SIGTERM, controlled shutdown), SIGKILL if it takes too long."""
-        await self._terminate(grace=_STOP_GRACE_SECONDS)
+        await self._process.terminate(grace=_STOP_GRACE_SECONDS)
 
     async def restart(self) -> None:
         await self.stop()
@@ -403,14 +410,10 @@ class KafkaBroker:
 
     def pause(self) -> None:
         """SIGSTOP the JVM: the broker stops answering but keeps its sockets and data."""
-        proc = self._require_running()
-        os.kill(proc.pid, signal.SIGSTOP)
-        self._paused = True
+        self._process.send_signal(signal.SIGSTOP)
 
     def resume(self) -> None:
-        proc = self._require_running()
-        os.kill(proc.pid, signal.SIGCONT)
-        self._paused = False
+        self._process.send_signal(signal.SIGCONT)
 
     async def __aenter__(self) -> KafkaBroker:
         await self.start()
@@ -425,11 +428,6 @@ class KafkaBroker:
         await self.stop()
 
     # ---------------------------------------------------------------- internals
-
-    def _require_running(self) -> subprocess.Popen[bytes]:
-        if self._proc is None or self._proc.poll() is not None:
-            raise RuntimeError("the Kafka broker is not running")
-        return self._proc
 
     def _jvm_args(self, java: str, libs: Path) -> list[str]:
         return [
@@ -481,44 +479,16 @@ class KafkaBroker:
                 + out.decode("utf-8", "replace")[-4000:]
             )
 
-    def _spawn(self, java: str, libs: Path) -> None:
-        cmd = [
-            *self._jvm_args(java, libs),
-            KAFKA_MAIN_CLASS,
-            str(self.data_dir / "server.properties"),
-        ]
-        with open(self.log_file, "ab") as log:
-            log.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} starting Kafka\n".encode())
-            log.flush()
-            self._proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.data_dir,
-                env=_tool_env(java),
-                # Own process group: a terminal's Ctrl+C reaches us, and we stop the JVM.
-                start_new_session=True,
-                # Note: the death signal follows the thread that spawns, here the loop's.
-                preexec_fn=pdeathsig_setter(),
-            )
-        self._paused = False
-        track(self._proc)
-
     async def _wait_ready(self, deadline: float) -> None:
         last_error = "no answer yet"
         while True:
-            proc = self._require_proc()
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"Kafka exited with code {proc.returncode} while starting; "
-                    f"tail of {self.log_file}:\n{tail(self.log_file)}"
-                )
+            self._process.check_alive()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(
-                    f"Kafka on {self.bootstrap} did not answer in time ({last_error}); "
-                    f"tail of {self.log_file}:\n{tail(self.log_file)}"
+                raise ServiceFailed(
+                    self._process.failure(
+                        f"did not answer on {self.bootstrap} in time ({last_error})"
+                    )
                 )
             try:
                 async with asyncio.timeout(min(10.0, remaining)):
@@ -528,39 +498,6 @@ class KafkaBroker:
             except Exception as exc:  # anything means "not yet"
                 last_error = f"{type(exc).__name__}: {exc}"
             await asyncio.sleep(0.25)
-
-    def _require_proc(self) -> subprocess.Popen[bytes]:
-        if self._proc is None:
-            raise RuntimeError("the Kafka broker was never started")
-        return self._proc
-
-    async def _terminate(self, grace: float) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                if self._paused:
-                    os.kill(proc.pid, signal.SIGCONT)  # a stopped JVM cannot act on SIGTERM
-                proc.terminate()
-            if not await _wait_exit(proc, grace):
-                _log(f"Kafka (pid {proc.pid}) ignored SIGTERM for {grace:.0f}s: SIGKILL")
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await _wait_exit(proc, 10)
-        self._paused = False
-        self._last_returncode = proc.returncode
-        untrack(proc)
-        self._proc = None
-
-
-async def _wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None:
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(0.1)
-    return True
 
 
 async def _port_open(bootstrap: str) -> bool:

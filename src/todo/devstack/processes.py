@@ -12,8 +12,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -104,20 +104,144 @@ def python_env(extra: Mapping[str, str], *, drop_prefix: str = "") -> dict[str, 
 
 
 class ServiceFailed(RuntimeError):
-    """A service exited while starting or did not get ready; the message quotes its log."""
+    """A child exited while starting or did not get ready; the message quotes its log."""
+
+
+async def wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Whether `proc` ended within `timeout` seconds (polled, the event loop stays free)."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None:
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
+@dataclass
+class ChildProcess:
+    """One child process of the devstack (a JVM, daprd, one of our services), its output
+    in a log file; never left behind, stopped with SIGTERM and then SIGKILL."""
+
+    name: str
+    log_file: Path
+    _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _last_returncode: int | None = field(default=None, init=False, repr=False)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.poll() if self._proc is not None else self._last_returncode
+
+    def spawn(self, argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) -> None:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            log.write(f"\n===== {stamp} starting {self.name}: {' '.join(argv)}\n".encode())
+            log.flush()
+            self._proc = subprocess.Popen(
+                list(argv),  # our own argv, no shell
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=dict(env),
+                # Its own session: a terminal's Ctrl+C reaches the parent, which stops its
+                # children in order.
+                start_new_session=True,
+                # The death signal follows the thread that spawns: here the event loop's.
+                preexec_fn=pdeathsig_setter(),
+            )
+        track(self._proc)
+
+    def send_signal(self, sig: int) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            raise RuntimeError(f"{self.name} is not running")
+        os.kill(self._proc.pid, sig)
+
+    def failure(self, what: str) -> str:
+        return f"{self.name} {what}; tail of {self.log_file}:\n{tail(self.log_file)}"
+
+    def check_alive(self) -> None:
+        """Raise ServiceFailed (quoting the log) if the process ended."""
+        if self._proc is None or self._proc.poll() is not None:
+            raise ServiceFailed(self.failure(f"exited with code {self.returncode} while starting"))
+
+    async def wait_http(
+        self,
+        url: str,
+        deadline: float,
+        expect: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Poll `url` until it answers `expect`; ServiceFailed with the log tail otherwise."""
+        last = "no answer yet"
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            while True:
+                self.check_alive()
+                if time.monotonic() >= deadline:
+                    raise ServiceFailed(self.failure(f"was not ready at {url} in time ({last})"))
+                try:
+                    response = await client.get(url, headers=dict(headers or {}))
+                    if response.status_code == expect:
+                        return
+                    last = f"HTTP {response.status_code} {response.text[:200]!r}"
+                except httpx.HTTPError as exc:
+                    last = f"{type(exc).__name__}: {exc}"
+                await asyncio.sleep(0.2)
+
+    async def terminate(self, grace: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL after `grace` seconds; a no-op once it has ended."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                # A paused (SIGSTOP) process must run again to act on SIGTERM.
+                os.kill(proc.pid, signal.SIGCONT)
+                proc.terminate()
+            if not await wait_exit(proc, grace):
+                print(
+                    f"[devstack] {self.name} (pid {proc.pid}) ignored SIGTERM for "
+                    f"{grace:.0f}s: SIGKILL",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await wait_exit(proc, 10)
+        self._last_returncode = proc.returncode
+        untrack(proc)
+        self._proc = None
+
+    def kill(self) -> None:
+        """SIGKILL at once (tests of a crash); blocks the few milliseconds reaping takes."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
 
 
 @dataclass
 class PythonService:
     """One of our services as a child process (`python -m module` on this interpreter),
-    its output in a log file, ready when `/readyz` on its port answers 200."""
+    ready when `/readyz` on its port answers 200."""
 
     name: str
     module: str
     port: int
     env: dict[str, str]  # the whole environment: see python_env()
     log_file: Path
-    proc: subprocess.Popen[bytes] | None = None
+    process: ChildProcess = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.process = ChildProcess(self.name, self.log_file)
 
     @property
     def url(self) -> str:
@@ -125,65 +249,20 @@ class PythonService:
 
     @property
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
+        return self.process.pid
 
+    @property
     def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.process.running
 
     def start(self) -> None:
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", self.module],  # our interpreter and module
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                # Its own session: Ctrl+C reaches the parent, which stops services in order.
-                start_new_session=True,
-                preexec_fn=pdeathsig_setter(),
-            )
-        track(self.proc)
+        self.process.spawn([sys.executable, "-m", self.module], self.env)
 
     async def wait_ready(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        last = "no answer yet"
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                if self.proc is not None and self.proc.poll() is not None:
-                    raise ServiceFailed(
-                        f"{self.name} exited with code {self.proc.returncode} while starting; "
-                        f"end of {self.log_file}:\n{tail(self.log_file)}"
-                    )
-                try:
-                    response = await client.get(f"{self.url}/readyz")
-                    if response.status_code == 200:
-                        return
-                    last = f"HTTP {response.status_code}: {response.text[:300]}"
-                except httpx.HTTPError as exc:
-                    last = f"{type(exc).__name__}: {exc}"
-                await asyncio.sleep(0.2)
-        raise ServiceFailed(f"{self.name} not ready at {self.url} after {timeout:.0f}s ({last})")
+        await self.process.wait_http(f"{self.url}/readyz", time.monotonic() + timeout)
 
     async def stop(self, grace: float = 15.0) -> None:
-        """SIGTERM, then SIGKILL after `grace` seconds."""
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + grace
-            while proc.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await asyncio.to_thread(proc.wait, 10)
-        untrack(proc)
+        await self.process.terminate(grace)
 
     def kill(self) -> None:
-        """SIGKILL at once (tests of a crash)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+        self.process.kill()

@@ -34,7 +34,7 @@ async def test_a_service_that_dies_while_starting_is_reported_with_its_log(
     message = str(failure.value)
     assert "ghost exited with code 1 while starting" in message
     assert "No module named todo.devstack.no_such_module" in message
-    assert not service.running()
+    assert not service.running
     await service.stop()  # stopping a dead service is a no-op
 
 
@@ -60,12 +60,13 @@ async def test_a_service_that_never_gets_ready_is_reported_and_stops_on_sigterm(
     worker.start()
     try:
         # No broker at port 9: alive, never ready. Readiness is what is waited for.
-        with pytest.raises(ServiceFailed, match=r"worker not ready at http://127\.0\.0\.1:\d+"):
+        with pytest.raises(
+            ServiceFailed, match=r"worker was not ready at http://127\.0\.0\.1:\d+/readyz in time"
+        ):
             await worker.wait_ready(3)
-        assert worker.running()
+        assert worker.running
     finally:
         await worker.stop(grace=15)
-    assert not worker.running()
-    assert worker.proc is not None
+    assert not worker.running
     # SIGTERM sufficed (uvicorn exits 0 on it); SIGKILL after the grace would give -9.
-    assert worker.proc.returncode in (0, -signal.SIGTERM)
+    assert worker.process.returncode in (0, -signal.SIGTERM)
