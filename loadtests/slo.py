@@ -25,50 +25,39 @@ DEFAULT_SLO_FILE = Path(__file__).with_name("slo.yaml")
 # --------------------------------------------------------------------------- the file
 
 
-class GroupSlo(BaseModel):
+class _PercentileBounds(BaseModel):
+    """Upper bounds on the 50th, 95th and 99th percentiles (ms); at least one is given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = ""
+    p50_ms: float | None = Field(default=None, gt=0)
+    p95_ms: float | None = Field(default=None, gt=0)
+    p99_ms: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _has_a_bound(self) -> Self:
+        if self.p50_ms is None and self.p95_ms is None and self.p99_ms is None:
+            raise ValueError("give at least one of p50_ms, p95_ms, p99_ms")
+        return self
+
+    def bounds(self) -> list[tuple[int, float]]:
+        pairs = ((50, self.p50_ms), (95, self.p95_ms), (99, self.p99_ms))
+        return [(p, bound) for p, bound in pairs if bound is not None]
+
+
+class GroupSlo(_PercentileBounds):
     """Latency objectives of one endpoint group (Locust request names pooled)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    description: str = ""
     # Locust request names (shell-style patterns); empty: the group's own name.
     requests: list[str] = Field(default_factory=list)
-    p50_ms: float | None = Field(default=None, gt=0)
-    p95_ms: float | None = Field(default=None, gt=0)
-    p99_ms: float | None = Field(default=None, gt=0)
-
-    @model_validator(mode="after")
-    def _has_a_bound(self) -> Self:
-        if self.p50_ms is None and self.p95_ms is None and self.p99_ms is None:
-            raise ValueError("give at least one of p50_ms, p95_ms, p99_ms")
-        return self
-
-    def bounds(self) -> list[tuple[int, float]]:
-        pairs = ((50, self.p50_ms), (95, self.p95_ms), (99, self.p99_ms))
-        return [(p, bound) for p, bound in pairs if bound is not None]
 
 
-class ProbeSlo(BaseModel):
+class ProbeSlo(_PercentileBounds):
     """Latency objectives of one event probe of the runner."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    description: str = ""
-    p50_ms: float | None = Field(default=None, gt=0)
-    p95_ms: float | None = Field(default=None, gt=0)
-    p99_ms: float | None = Field(default=None, gt=0)
     min_samples: int = Field(default=1, ge=1)
     lost_max: int = Field(default=0, ge=0)
-
-    @model_validator(mode="after")
-    def _has_a_bound(self) -> Self:
-        if self.p50_ms is None and self.p95_ms is None and self.p99_ms is None:
-            raise ValueError("give at least one of p50_ms, p95_ms, p99_ms")
-        return self
-
-    def bounds(self) -> list[tuple[int, float]]:
-        pairs = ((50, self.p50_ms), (95, self.p95_ms), (99, self.p99_ms))
-        return [(p, bound) for p, bound in pairs if bound is not None]
 
 
 class ProfileOverrides(BaseModel):
