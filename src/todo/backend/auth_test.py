@@ -45,17 +45,23 @@ async def test_password_is_stored_as_argon2_hash(client: httpx.AsyncClient, app:
     assert "correct horse" not in user.password_hash
 
 
-async def test_sign_in_upgrades_a_hash_of_older_parameters(
-    client: httpx.AsyncClient, app: FastAPI
-) -> None:
-    await signup(client, "olga@example.com")
-    # A hash made with argon2's library defaults (64 MiB, t=3, p=4), as older releases did.
+async def signup_with_legacy_hash(client: httpx.AsyncClient, app: FastAPI, email: str) -> str:
+    """An account whose hash has argon2's library defaults (64 MiB, t=3, p=4), as older
+    releases made them; returns that hash."""
+    await signup(client, email)
     old_hash = PasswordHasher().hash("correct horse")
     async with app.state.runtime.sessions() as session:
-        user = await session.scalar(select(User).where(User.email == "olga@example.com"))
+        user = await session.scalar(select(User).where(User.email == email))
         assert user is not None
         user.password_hash = old_hash
         await session.commit()
+    return old_hash
+
+
+async def test_sign_in_upgrades_a_hash_of_older_parameters(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    old_hash = await signup_with_legacy_hash(client, app, "olga@example.com")
 
     login = await client.post(
         "/api/v1/auth/login",
@@ -80,13 +86,7 @@ async def test_sign_in_upgrades_a_hash_of_older_parameters(
 async def test_a_failed_hash_upgrade_still_signs_in_and_keeps_the_old_hash(
     client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await signup(client, "pia@example.com")
-    old_hash = PasswordHasher().hash("correct horse")
-    async with app.state.runtime.sessions() as session:
-        user = await session.scalar(select(User).where(User.email == "pia@example.com"))
-        assert user is not None
-        user.password_hash = old_hash
-        await session.commit()
+    old_hash = await signup_with_legacy_hash(client, app, "pia@example.com")
 
     async def locked(self: AsyncSession) -> None:
         raise OperationalError("COMMIT", {}, Exception("database is locked"))
