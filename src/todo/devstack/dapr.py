@@ -41,11 +41,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from todo.devstack.cache import cache_root
 from todo.devstack.ports import free_ports
-from todo.devstack.processes import ChildProcess, serve_until_stopped, stop_requested
+from todo.devstack.processes import (
+    ChildProcess,
+    OneChildServer,
+    serve_until_stopped,
+    stop_requested,
+)
 
 # One pin for the whole stack: build-support/dapr/go.mod requires exactly this release.
 DAPR_VERSION = "1.16.0"
@@ -280,7 +284,7 @@ def _child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 @dataclass
-class DaprScheduler:
+class DaprScheduler(OneChildServer):
     """Dapr's scheduler service (the Jobs API backend) on 127.0.0.1, standalone, no mTLS.
 
     It keeps jobs in an embedded single-node etcd under ``data_dir/etcd`` (kept across
@@ -314,18 +318,6 @@ class DaprScheduler:
     @property
     def address(self) -> str:
         return f"{HOST}:{self.port}"
-
-    @property
-    def log_file(self) -> Path:
-        return self._process.log_file
-
-    @property
-    def running(self) -> bool:
-        return self._process.running
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid
 
     def argv(self, binaries: DaprBinaries) -> list[str]:
         return [
@@ -367,24 +359,12 @@ class DaprScheduler:
     async def stop(self) -> None:
         await self._process.terminate(_STOP_GRACE_SECONDS)
 
-    async def __aenter__(self) -> DaprScheduler:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
 
 # --------------------------------------------------------------------------- sidecar
 
 
 @dataclass
-class DaprSidecar:
+class DaprSidecar(OneChildServer):
     """One ``daprd`` for one app, standalone, every port on 127.0.0.1.
 
     ``app_api_token`` is sent by daprd to the app (header ``dapr-api-token``) and
@@ -451,18 +431,6 @@ class DaprSidecar:
     @property
     def grpc_address(self) -> str:
         return f"{HOST}:{self.grpc_port}"
-
-    @property
-    def log_file(self) -> Path:
-        return self._process.log_file
-
-    @property
-    def running(self) -> bool:
-        return self._process.running
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid
 
     @property
     def api_headers(self) -> dict[str, str]:
@@ -532,18 +500,6 @@ class DaprSidecar:
 
     async def stop(self) -> None:
         await self._process.terminate(_STOP_GRACE_SECONDS)
-
-    async def __aenter__(self) -> DaprSidecar:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
 
 # --------------------------------------------------------------------------- CLI

@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -43,6 +43,7 @@ from todo.devstack.cache import cache_root
 from todo.devstack.ports import free_ports
 from todo.devstack.processes import (
     ChildProcess,
+    OneChildServer,
     ServiceFailed,
     serve_until_stopped,
     stop_requested,
@@ -323,7 +324,7 @@ logger.authorizer.level = WARN
 
 
 @dataclass
-class KafkaBroker:
+class KafkaBroker(OneChildServer):
     """One Kafka 4.x KRaft node (broker+controller) on 127.0.0.1, with its data in data_dir.
 
     Files in data_dir: server.properties, log4j2.properties, broker.log (the JVM's output)
@@ -348,23 +349,6 @@ class KafkaBroker:
     @property
     def bootstrap(self) -> str:
         return f"{HOST}:{self.port}"
-
-    @property
-    def log_file(self) -> Path:
-        return self._process.log_file
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid
-
-    @property
-    def running(self) -> bool:
-        return self._process.running
-
-    @property
-    def returncode(self) -> int | None:
-        """The JVM's exit code once it ended (143 after a SIGTERM stop), else None."""
-        return self._process.returncode
 
     async def start(self, timeout: float = 90) -> None:
         """Start the broker (formatting data_dir on first use) and wait until it serves."""
@@ -414,18 +398,6 @@ class KafkaBroker:
 
     def resume(self) -> None:
         self._process.send_signal(signal.SIGCONT)
-
-    async def __aenter__(self) -> KafkaBroker:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # ---------------------------------------------------------------- internals
 

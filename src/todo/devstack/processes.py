@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -226,6 +228,56 @@ class ChildProcess:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+class StartStop:
+    """`async with` for what starts and stops: stopped also when starting failed half-way
+    (stop is a no-op for what never started)."""
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+class OneChildServer(StartStop):
+    """A server of the devstack that is one ChildProcess (`_process`): what it tells of it."""
+
+    _process: ChildProcess
+
+    @property
+    def log_file(self) -> Path:
+        return self._process.log_file
+
+    @property
+    def running(self) -> bool:
+        return self._process.running
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit code once it ended, else None."""
+        return self._process.returncode
 
 
 @dataclass

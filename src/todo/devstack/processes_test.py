@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from todo.devstack.ports import free_port
-from todo.devstack.processes import PythonService, ServiceFailed, python_env
+from todo.devstack.processes import PythonService, ServiceFailed, StartStop, python_env
 
 
 def test_the_child_environment_has_our_import_path_and_drops_a_prefix(
@@ -70,3 +70,20 @@ async def test_a_service_that_never_gets_ready_is_reported_and_stops_on_sigterm(
     assert not worker.running
     # SIGTERM sufficed (uvicorn exits 0 on it); SIGKILL after the grace would give -9.
     assert worker.process.returncode in (0, -signal.SIGTERM)
+
+
+async def test_async_with_stops_what_failed_half_way_through_starting() -> None:
+    calls: list[str] = []
+
+    class HalfStarts(StartStop):
+        async def start(self) -> None:
+            calls.append("start")
+            raise ServiceFailed("the second server did not come up")
+
+        async def stop(self) -> None:
+            calls.append("stop")
+
+    with pytest.raises(ServiceFailed, match="second server"):
+        async with HalfStarts():
+            calls.append("body")
+    assert calls == ["start", "stop"]

@@ -19,14 +19,13 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from todo.devstack.dapr import DaprScheduler, DaprSidecar, ensure_dapr_binaries
 from todo.devstack.helm import render_chart
 from todo.devstack.kafka import KafkaBroker, ensure_topics
 from todo.devstack.ports import free_port
 from todo.devstack.postgres import PostgresServer
-from todo.devstack.processes import PythonService, python_env, stop_requested
+from todo.devstack.processes import PythonService, StartStop, python_env, stop_requested
 
 BACKEND_APP_ID = "todo-backend"
 WORKER_APP_ID = "todo-worker"
@@ -68,7 +67,7 @@ async def render_resources(dapr_dir: Path, kafka_bootstrap: str, database_url: s
 
 
 @dataclass
-class DevStack:
+class DevStack(StartStop):
     work_dir: Path
     postgres_port: int = field(default_factory=free_port)
     backend_port: int = field(default_factory=free_port)
@@ -207,22 +206,6 @@ class DevStack:
                 f"  logs             {self.work_dir}",
             ]
         )
-
-    async def __aenter__(self) -> DevStack:
-        try:
-            await self.start()
-        except BaseException:
-            await self.stop()
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
 
 async def _serve(work_dir: Path) -> None:
