@@ -316,6 +316,13 @@ def _judge(passed: bool) -> Verdict:
     return Verdict.PASS if passed else Verdict.FAIL
 
 
+def _latency(
+    name: str, bound: float, measured: float | None, verdict: Verdict, detail: str = ""
+) -> SloResult:
+    """A latency objective's result: measured (ms) strictly below its bound."""
+    return SloResult(name, "<", bound, "ms", measured, verdict, detail)
+
+
 def requests_to_judge(percent: int, tail: int) -> int:
     """The fewest requests whose pN has `tail` requests beyond it (p95, tail 2: 40)."""
     return math.ceil(tail * 100 / (100 - percent) - 1e-9)
@@ -353,80 +360,62 @@ def evaluate(
         fig = figures[group]
         for percent, bound in spec.bounds():
             name = f"{group} p{percent}"
+            needed = requests_to_judge(percent, slo.percentile_tail_min)
             if fig.count == 0:
                 patterns = ", ".join(spec.requests or [group])
                 results.append(
-                    SloResult(
+                    _latency(
                         name,
-                        "<",
                         bound,
-                        "ms",
                         None,
                         Verdict.MISSING,
                         f"no request named {patterns} was recorded",
                     )
                 )
-                continue
-            measured = fig.percentiles[percent]
-            needed = requests_to_judge(percent, slo.percentile_tail_min)
-            if fig.count < needed:
+            elif fig.count < needed:
                 results.append(
-                    SloResult(
+                    _latency(
                         name,
-                        "<",
                         bound,
-                        "ms",
-                        measured,
+                        fig.percentiles[percent],
                         Verdict.NOT_APPLICABLE,
                         f"too few requests to judge a p{percent}: {fig.count} < {needed}",
                     )
                 )
-                continue
-            results.append(
-                SloResult(name, "<", bound, "ms", measured, _judge(measured < bound), "")
-            )
+            else:
+                measured = fig.percentiles[percent]
+                results.append(_latency(name, bound, measured, _judge(measured < bound)))
     for probe, probe_spec in slo.probes.items():
         samples = (probes or {}).get(probe)
         for percent, bound in probe_spec.bounds():
             name = f"{probe} p{percent}"
             if samples is None:
                 results.append(
-                    SloResult(
-                        name,
-                        "<",
-                        bound,
-                        "ms",
-                        None,
-                        Verdict.NOT_APPLICABLE,
-                        "not measured on this target",
+                    _latency(
+                        name, bound, None, Verdict.NOT_APPLICABLE, "not measured on this target"
                     )
                 )
-                continue
-            if len(samples.values_ms) < probe_spec.min_samples:
+            elif len(samples.values_ms) < probe_spec.min_samples:
                 results.append(
-                    SloResult(
+                    _latency(
                         name,
-                        "<",
                         bound,
-                        "ms",
                         None,
                         Verdict.MISSING,
                         f"{len(samples.values_ms)} samples, fewer than {probe_spec.min_samples}",
                     )
                 )
-                continue
-            probe_measured = round(sample_percentile(samples.values_ms, percent), 1)
-            results.append(
-                SloResult(
-                    name,
-                    "<",
-                    bound,
-                    "ms",
-                    probe_measured,
-                    _judge(probe_measured < bound),
-                    f"{len(samples.values_ms)} samples",
+            else:
+                measured_ms = round(sample_percentile(samples.values_ms, percent), 1)
+                results.append(
+                    _latency(
+                        name,
+                        bound,
+                        measured_ms,
+                        _judge(measured_ms < bound),
+                        f"{len(samples.values_ms)} samples",
+                    )
                 )
-            )
         if samples is not None:
             results.append(
                 SloResult(
