@@ -47,8 +47,7 @@ from todo.devstack.ports import free_ports
 from todo.devstack.processes import (
     ChildProcess,
     OneChildServer,
-    serve_until_stopped,
-    stop_requested,
+    serve_one,
 )
 
 # One pin for the whole stack: build-support/dapr/go.mod requires exactly this release.
@@ -550,18 +549,8 @@ async def _serve(args: argparse.Namespace) -> int:
         etcd_client_port=port + 2,
         etcd_peer_port=port + 3,
     )
-    stop = stop_requested()
-    try:
-        await scheduler.start()
-        print(scheduler.address, flush=True)
-        _log(f"data in {data_dir}; Ctrl+C stops the scheduler")
-        if not await serve_until_stopped(stop, lambda: scheduler.running):
-            _log(f"the scheduler exited on its own; see {scheduler.log_file}")
-            return 1
-        return 0
-    finally:
-        await scheduler.stop()
-        _log("scheduler stopped")
+    _log(f"data in {data_dir}")
+    return await serve_one(scheduler, "the Dapr scheduler", lambda: scheduler.address, _log)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

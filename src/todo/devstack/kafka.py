@@ -45,8 +45,7 @@ from todo.devstack.processes import (
     ChildProcess,
     OneChildServer,
     ServiceFailed,
-    serve_until_stopped,
-    stop_requested,
+    serve_one,
 )
 
 # One pin for the whole stack; the Kafka 4.x jars on Maven Central (Scala 2.13 build).
@@ -605,21 +604,14 @@ async def _serve(args: argparse.Namespace) -> int:
         controller_port=controller_port,
         version=args.kafka_version,
     )
-    stop = stop_requested()
-    try:
-        await broker.start()
+
+    async def create_topics() -> None:
         if not args.no_topics:
             await ensure_topics(broker.bootstrap, DEFAULT_TOPICS)
             _log("topics: " + ", ".join(f"{n}({p})" for n, p in DEFAULT_TOPICS.items()))
-        print(broker.bootstrap, flush=True)
-        _log(f"data in {data_dir}; Ctrl+C stops the broker")
-        if not await serve_until_stopped(stop, lambda: broker.running):
-            _log(f"Kafka exited on its own (code {broker.returncode}); see {broker.log_file}")
-            return 1
-        return 0
-    finally:
-        await broker.stop()
-        _log("Kafka stopped")
+
+    _log(f"data in {data_dir}")
+    return await serve_one(broker, "Kafka", lambda: broker.bootstrap, _log, create_topics)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -318,3 +318,29 @@ class PythonService:
 
     def kill(self) -> None:
         self.process.kill()
+
+
+async def serve_one(
+    server: OneChildServer,
+    name: str,
+    address: Callable[[], str],
+    log: Callable[[str], None],
+    after_start: Callable[[], Awaitable[None]] | None = None,
+) -> int:
+    """The body of the devstack's one-server commands: start `server`, print its address
+    on stdout (for scripts), serve until Ctrl+C or SIGTERM (exit 0) or until it dies on its
+    own (exit 1), then stop it."""
+    stop = stop_requested()
+    try:
+        await server.start()
+        if after_start is not None:
+            await after_start()
+        print(address(), flush=True)
+        log(f"Ctrl+C stops {name}")
+        if not await serve_until_stopped(stop, lambda: server.running):
+            log(f"{name} exited on its own (code {server.returncode}); see {server.log_file}")
+            return 1
+        return 0
+    finally:
+        await server.stop()
+        log(f"{name} stopped")

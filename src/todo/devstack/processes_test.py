@@ -1,12 +1,23 @@
 from __future__ import annotations
 
+import asyncio
+import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
 
 from todo.devstack.ports import free_port
-from todo.devstack.processes import PythonService, ServiceFailed, StartStop, python_env
+from todo.devstack.processes import (
+    ChildProcess,
+    OneChildServer,
+    PythonService,
+    ServiceFailed,
+    StartStop,
+    python_env,
+    serve_one,
+)
 
 
 def test_the_child_environment_has_our_import_path_and_drops_a_prefix(
@@ -87,3 +98,48 @@ async def test_async_with_stops_what_failed_half_way_through_starting() -> None:
         async with HalfStarts():
             calls.append("body")
     assert calls == ["start", "stop"]
+
+
+class Sleeper(OneChildServer):
+    """A real child process that sleeps, then exits with `code`."""
+
+    def __init__(self, log_file: Path, seconds: float, code: int = 0) -> None:
+        self._process = ChildProcess("sleeper", log_file)
+        self.script = f"import sys, time; time.sleep({seconds}); sys.exit({code})"
+
+    async def start(self) -> None:
+        self._process.spawn([sys.executable, "-c", self.script], dict(os.environ))
+
+    async def stop(self) -> None:
+        await self._process.terminate(grace=5)
+
+
+async def test_serve_one_says_when_the_server_died_on_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines: list[str] = []
+    server = Sleeper(tmp_path / "sleeper.log", seconds=0.3, code=3)
+
+    code = await serve_one(server, "the sleeper", lambda: "127.0.0.1:1", lines.append)
+
+    assert code == 1
+    assert capsys.readouterr().out == "127.0.0.1:1\n"
+    assert f"the sleeper exited on its own (code 3); see {tmp_path / 'sleeper.log'}" in lines
+    assert lines[-1] == "the sleeper stopped"
+
+
+async def test_serve_one_stops_the_server_on_sigterm(tmp_path: Path) -> None:
+    lines: list[str] = []
+    server = Sleeper(tmp_path / "sleeper.log", seconds=60)
+    started: list[bool] = []
+
+    async def then_terminate_us() -> None:
+        started.append(server.running)
+        asyncio.get_running_loop().call_later(0.3, os.kill, os.getpid(), signal.SIGTERM)
+
+    code = await serve_one(server, "the sleeper", lambda: "-", lines.append, then_terminate_us)
+
+    assert code == 0
+    assert started == [True]
+    assert not server.running
+    assert server.returncode == -signal.SIGTERM
