@@ -33,8 +33,8 @@ import httpx
 from aiokafka import ConsumerRecord
 
 from loadtests.slo import ProbeSamples
+from todo.domain.events import CloudEvent, Topic
 from todo.shared.bus_kafka import KafkaEventBus
-from todo.shared.events import CloudEvent, Topic
 
 log = logging.getLogger("loadtests.probes")
 

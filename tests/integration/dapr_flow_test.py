@@ -16,8 +16,8 @@ import pytest
 from integration.servers import assert_once_in_order, consume_task_events
 
 from todo.devstack.stack import DevStack
+from todo.domain.events import CloudEvent, EventType, TaskSnapshot, task_event
 from todo.shared.dapr import DaprEventPublisher, DaprStateIdempotencyStore, sidecar_client
-from todo.shared.events import CloudEvent, EventType, TaskSnapshot, task_event
 
 API = "/api/v1"
 

@@ -12,9 +12,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from todo.devstack.kafka import KafkaBroker
+from todo.domain.events import CloudEvent
+from todo.domain.ports import PermanentEventError
 from todo.shared.bus_kafka import KafkaEventBus
-from todo.shared.events import CloudEvent
-from todo.shared.ports import PermanentEventError
 
 
 async def fresh_topic(bootstrap: str) -> str:

@@ -23,7 +23,7 @@ from todo.devstack.kafka import KafkaBroker, ensure_topics
 from todo.devstack.ports import free_port
 from todo.devstack.processes import PythonService, ServiceFailed, python_env
 from todo.devstack.serving import serve
-from todo.shared.events import parse_event
+from todo.domain.events import parse_event
 
 APP_TOKEN = "integration-app-token"
 

@@ -21,16 +21,16 @@ from todo.backend.outbox import OutboxRelay
 from todo.backend.runtime import Runtime
 from todo.backend.settings import BackendSettings, BusKind, SchedulerKind, get_settings
 from todo.backend.web import web_router
+from todo.domain.events import Topic
+from todo.domain.handlers import ReminderService, TaskEventHandler
+from todo.domain.ports import EventBus
 from todo.shared.bus_kafka import KafkaEventBus
 from todo.shared.bus_memory import MemoryEventBus
 from todo.shared.dapr import DaprEventBus, sidecar_client
 from todo.shared.dapr_routes import dapr_subscription_router, require_app_token
 from todo.shared.db import create_engine, is_sqlite, session_factory
-from todo.shared.events import Topic
 from todo.shared.observability import configure_logging, health_router, instrument
-from todo.shared.ports import EventBus
 from todo.shared.scheduler_db import DatabaseScheduler
-from todo.worker.handlers import ReminderService, TaskEventHandler
 
 log = logging.getLogger(__name__)
 

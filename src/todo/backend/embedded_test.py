@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from todo.backend.app import create_app
 from todo.backend.conftest import make_settings, signup
 from todo.backend.models import OutboxEvent
-from todo.shared.events import CloudEvent, EventType, Topic
+from todo.domain.events import CloudEvent, EventType, Topic
 from todo.shared.scheduler_db import ScheduledJob
 
 API = "/api/v1"

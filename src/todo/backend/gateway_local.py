@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from todo.backend import tasks_service
 from todo.backend.outbox import OutboxRelay
-from todo.shared.events import TaskSnapshot
+from todo.domain.events import TaskSnapshot
 
 
 @dataclass

@@ -7,7 +7,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from todo.shared.events import CloudEvent, EventType
+from todo.domain.events import CloudEvent, EventType
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from pydantic import (
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from todo.domain.events import ReminderKind, ReminderSpec
+from todo.domain.recurrence import RecurrenceRule
 from todo.shared.db import UTCDateTime
-from todo.shared.events import ReminderKind, ReminderSpec
-from todo.shared.recurrence import RecurrenceRule
 
 MAX_TAGS = 20
 # The document of full-text search on PostgreSQL: the GIN index (migration 0001) and the

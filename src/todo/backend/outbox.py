@@ -18,10 +18,10 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from todo.backend.models import OutboxEvent
+from todo.domain.events import TOPIC_OF_TYPE, CloudEvent
+from todo.domain.metrics import OUTBOX_PUBLISH_LAG
+from todo.domain.ports import EventPublisher
 from todo.shared.db import dialect_name
-from todo.shared.events import TOPIC_OF_TYPE, CloudEvent
-from todo.shared.metrics import OUTBOX_PUBLISH_LAG
-from todo.shared.ports import EventPublisher
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from sqlmodel import col, select
 from todo.backend.migrate import upgrade_async
 from todo.backend.models import OutboxEvent
 from todo.backend.outbox import OutboxRelay, add_event
+from todo.domain.events import CloudEvent, RefreshData, refresh_event
 from todo.shared.db import create_engine, session_factory
-from todo.shared.events import CloudEvent, RefreshData, refresh_event
 
 
 @dataclass

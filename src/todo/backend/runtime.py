@@ -11,7 +11,7 @@ from todo.backend.live import LiveUpdates
 from todo.backend.outbox import OutboxRelay
 from todo.backend.settings import BackendSettings
 from todo.backend.user_cache import UserCache
-from todo.shared.ports import EventBus
+from todo.domain.ports import EventBus
 
 
 @dataclass

@@ -28,8 +28,7 @@ from todo.backend.models import (
     utcnow,
 )
 from todo.backend.outbox import add_event
-from todo.shared.db import dialect_name
-from todo.shared.events import (
+from todo.domain.events import (
     EventType,
     RefreshData,
     ReminderDueData,
@@ -39,8 +38,9 @@ from todo.shared.events import (
     reminder_due_event,
     task_event,
 )
-from todo.shared.recurrence import RecurrenceRule, next_occurrence
-from todo.shared.reminders import fire_times, next_fire_time
+from todo.domain.recurrence import RecurrenceRule, next_occurrence
+from todo.domain.reminders import fire_times, next_fire_time
+from todo.shared.db import dialect_name
 
 
 class TaskNotFound(Exception):

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from todo.devstack.stack import DevStack
-from todo.shared.events import RefreshData, refresh_event
+from todo.domain.events import RefreshData, refresh_event
 
 
 def percentile(values: list[float], p: float) -> float:

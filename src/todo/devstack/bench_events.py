@@ -31,8 +31,8 @@ from todo.backend.app import create_app
 from todo.backend.settings import BackendSettings, BusKind
 from todo.devstack.kafka import KafkaBroker, ensure_topics
 from todo.devstack.postgres import create_database
+from todo.domain.events import CloudEvent, Topic
 from todo.shared.bus_kafka import KafkaEventBus
-from todo.shared.events import CloudEvent, Topic
 
 
 @dataclass

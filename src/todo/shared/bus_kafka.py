@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from pydantic import ValidationError
 
-from todo.shared.events import CloudEvent, parse_event
-from todo.shared.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_PUBLISHED
-from todo.shared.ports import EventHandler, PermanentEventError
+from todo.domain.events import CloudEvent, parse_event
+from todo.domain.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_PUBLISHED
+from todo.domain.ports import EventHandler, PermanentEventError
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from todo.shared.events import CloudEvent
-from todo.shared.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_PUBLISHED
-from todo.shared.ports import EventHandler, PermanentEventError
+from todo.domain.events import CloudEvent
+from todo.domain.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_PUBLISHED
+from todo.domain.ports import EventHandler, PermanentEventError
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ import asyncio
 
 import pytest
 
+from todo.domain.events import CloudEvent
+from todo.domain.ports import EventHandler, PermanentEventError
 from todo.shared.bus_memory import MemoryEventBus
-from todo.shared.events import CloudEvent
-from todo.shared.ports import EventHandler, PermanentEventError
 
 
 def event(n: int, owner: str = "u1") -> CloudEvent:

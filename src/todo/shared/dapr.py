@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 
-from todo.shared.events import CloudEvent, parse_event
-from todo.shared.metrics import EVENTS_CONSUMED, EVENTS_PUBLISHED
-from todo.shared.ports import EventHandler, PermanentEventError
+from todo.domain.events import CloudEvent, parse_event
+from todo.domain.metrics import EVENTS_CONSUMED, EVENTS_PUBLISHED
+from todo.domain.ports import EventHandler, PermanentEventError
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from todo.domain.metrics import JOBS_FIRED
+from todo.domain.ports import JobHandler, PermanentEventError
 from todo.shared.dapr import DaprEventBus, job_payload
-from todo.shared.metrics import JOBS_FIRED
-from todo.shared.ports import JobHandler, PermanentEventError
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import json
 import httpx
 import pytest
 
+from todo.domain.events import CloudEvent
+from todo.domain.ports import PermanentEventError
 from todo.shared.dapr import DaprEventBus, job_payload
-from todo.shared.events import CloudEvent
-from todo.shared.ports import PermanentEventError
 
 DATA = {"task_id": "t1", "owner_id": "u1", "fire_at": "2026-11-26T12:00:00Z"}
 

@@ -22,8 +22,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
 
+from todo.domain.ports import JobHandler, PermanentEventError
 from todo.shared.db import UTCDateTime, dialect_name
-from todo.shared.ports import JobHandler, PermanentEventError
 
 log = logging.getLogger(__name__)
 

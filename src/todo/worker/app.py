@@ -1,6 +1,6 @@
 """The worker service: consumes task events, fires reminders, rolls recurring tasks.
 
-Its handlers live in `todo.worker.handlers` and are shared with the embedded backend;
+Its handlers live in `todo.domain.handlers` and are shared with the embedded backend;
 this module only wires them to Kafka (with the database scheduler) or to a Dapr sidecar
 (subscriptions, Jobs API, service invocation, state store)."""
 
@@ -19,6 +19,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
+from todo.domain.events import CloudEvent, EventType, Topic
+from todo.domain.handlers import ReminderService, TaskEventHandler
+from todo.domain.metrics import REMINDER_DELIVERY_LATENESS
 from todo.shared.bus_kafka import KafkaEventBus
 from todo.shared.dapr import (
     DaprEventBus,
@@ -28,12 +31,9 @@ from todo.shared.dapr import (
 )
 from todo.shared.dapr_routes import dapr_job_router, dapr_subscription_router
 from todo.shared.db import create_engine, session_factory
-from todo.shared.events import CloudEvent, EventType, Topic
-from todo.shared.metrics import REMINDER_DELIVERY_LATENESS
 from todo.shared.observability import ReadinessCheck, configure_logging, health_router, instrument
 from todo.shared.scheduler_db import DatabaseScheduler, ScheduledJob
 from todo.worker.gateway_http import HttpTaskGateway
-from todo.worker.handlers import ReminderService, TaskEventHandler
 from todo.worker.settings import WorkerBus, WorkerSettings, get_settings
 
 log = logging.getLogger(__name__)

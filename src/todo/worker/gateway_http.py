@@ -8,8 +8,8 @@ from datetime import datetime
 
 import httpx
 
-from todo.shared.events import TaskSnapshot
-from todo.shared.ports import PermanentEventError
+from todo.domain.events import TaskSnapshot
+from todo.domain.ports import PermanentEventError
 
 
 @dataclass

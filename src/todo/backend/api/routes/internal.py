@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from todo.backend import tasks_service as svc
 from todo.backend.api.deps import RuntimeDep, SessionDep
-from todo.shared.events import TaskSnapshot
+from todo.domain.events import TaskSnapshot
 
 # Included by the app behind `require_app_token`: only daprd (or the worker) gets in.
 router = APIRouter(prefix="/internal/v1", tags=["internal"], include_in_schema=False)

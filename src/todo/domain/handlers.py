@@ -18,16 +18,16 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
-from todo.shared.events import (
+from todo.domain.events import (
     TASK_EVENT_TYPES,
     CloudEvent,
     EventType,
     TaskEventData,
     TaskSnapshot,
 )
-from todo.shared.metrics import JOBS_FIRED, REMINDER_LATENESS
-from todo.shared.ports import PermanentEventError, ReminderScheduler, TaskGateway
-from todo.shared.reminders import fire_times, next_fire_time, reminder_job_name
+from todo.domain.metrics import JOBS_FIRED, REMINDER_LATENESS
+from todo.domain.ports import PermanentEventError, ReminderScheduler, TaskGateway
+from todo.domain.reminders import fire_times, next_fire_time, reminder_job_name
 
 log = logging.getLogger(__name__)
 

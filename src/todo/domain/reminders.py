@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from todo.shared.events import ReminderKind, ReminderSpec
+from todo.domain.events import ReminderKind, ReminderSpec
 
 REMINDER_JOB_PREFIX = "reminder-"
 

@@ -7,7 +7,7 @@ from importlib.resources import files
 import pytest
 from pydantic import ValidationError
 
-from todo.shared.events import (
+from todo.domain.events import (
     TOPIC_OF_TYPE,
     EventType,
     RefreshData,
@@ -96,10 +96,10 @@ def test_envelope_carries_subject_partition_key_and_topic() -> None:
 
 
 def test_schemas_match_the_checked_in_contract() -> None:
-    checked_in = json.loads((files("todo.shared") / "event_schemas.json").read_text())
+    checked_in = json.loads((files("todo.domain") / "event_schemas.json").read_text())
     current = json.loads(json.dumps(json_schemas(), sort_keys=True))
     assert current == checked_in, (
         "An event schema changed. If every consumer can still read the old events, "
-        "regenerate the contract with `./pants run src/todo/shared/events.py`; if not, "
+        "regenerate the contract with `./pants run src/todo/domain/events.py`; if not, "
         "add a new event type version (…v2) and keep consuming v1."
     )

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from todo.shared.recurrence import (
+from todo.domain.recurrence import (
     Frequency,
     NthWeekday,
     RecurrenceBasis,

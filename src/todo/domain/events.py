@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
-from todo.shared.recurrence import RecurrenceRule
+from todo.domain.recurrence import RecurrenceRule
 
 SOURCE_BACKEND = "/todo-cloud/backend"
 
@@ -216,10 +216,10 @@ def json_schemas() -> dict[str, dict[str, Any]]:
 
 
 if __name__ == "__main__":
-    # Regenerates the checked-in contract: ./pants run src/todo/shared/events.py
+    # Regenerates the checked-in contract: ./pants run src/todo/domain/events.py
     import json
     import pathlib
 
-    target = pathlib.Path("src/todo/shared/event_schemas.json")
+    target = pathlib.Path("src/todo/domain/event_schemas.json")
     target.write_text(json.dumps(json_schemas(), indent=2, sort_keys=True) + "\n")
     print(f"wrote {target}")

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from todo.shared.events import EventType, ReminderKind, ReminderSpec, TaskSnapshot, task_event
-from todo.shared.ports import PermanentEventError
-from todo.shared.recurrence import Frequency, RecurrenceRule
-from todo.worker.handlers import ReminderService, TaskEventHandler
+from todo.domain.events import EventType, ReminderKind, ReminderSpec, TaskSnapshot, task_event
+from todo.domain.handlers import ReminderService, TaskEventHandler
+from todo.domain.ports import PermanentEventError
+from todo.domain.recurrence import Frequency, RecurrenceRule
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

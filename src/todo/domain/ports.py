@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from todo.shared.events import CloudEvent, TaskSnapshot
+from todo.domain.events import CloudEvent, TaskSnapshot
 
 EventHandler = Callable[[CloudEvent], Awaitable[None]]
 JobHandler = Callable[[str, dict[str, Any]], Awaitable[None]]

@@ -1,4 +1,5 @@
-"""Prometheus metrics shared by every service (one registry per process)."""
+"""Prometheus metrics every layer reports into (one registry per process): defined at the
+ground floor so the domain and the adapters above it name the same collectors."""
 
 from __future__ import annotations
 
