@@ -104,7 +104,7 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Todo Cloud",
-        version="0.1.0",
+        version=settings.version,
         summary="Tasks with due dates, reminders and recurrence; every change is an event.",
         lifespan=lifespan,
     )

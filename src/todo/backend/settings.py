@@ -36,6 +36,8 @@ class BackendSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TODO_", extra="ignore")
 
     environment: Environment = Environment.LOCAL
+    # What GET /api/v1/version reports: the images stamp the commit they were built from.
+    version: str = "0.1.0"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     data_dir: Path = Path(".todo-data")
