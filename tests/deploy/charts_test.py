@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -19,11 +21,13 @@ from deploy.render import (
     load_yaml,
     parse_manifests,
     profile_values,
+    render_apps,
     required_cloud_settings,
 )
 from deploy.validation import validation_errors
 
 ENVIRONMENTS = environments()
+PROJECT = "todo-cloud"
 
 
 def by_kind(docs: list[Manifest], kind: str) -> dict[str, Manifest]:
@@ -101,19 +105,17 @@ def test_cloud_environments_scale_and_minikube_stays_small(
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_appproject_allows_every_rendered_kind(rendered: dict[str, Environment], env: str) -> None:
     environment = rendered[env]
-    (project,) = by_kind(environment.apps, "AppProject").values()
+    (project,) = by_kind(environment.bootstrap, "AppProject").values()
     allowed = {
         (entry["group"], entry["kind"])
         for entry in project["spec"]["namespaceResourceWhitelist"]
         + project["spec"]["clusterResourceWhitelist"]
     }
-    used = {
-        (str(doc["apiVersion"]).rpartition("/")[0], doc["kind"])
-        for doc in environment.all_manifests()
-    }
+    synced = environment.apps + [d for docs in environment.charts.values() for d in docs]
+    used = {(str(doc["apiVersion"]).rpartition("/")[0], doc["kind"]) for doc in synced}
     assert used - allowed == set()
     repos = set(project["spec"]["sourceRepos"])
-    for app in by_kind(environment.apps, "Application").values():
+    for app in by_kind(environment.bootstrap + environment.apps, "Application").values():
         assert app["spec"]["project"] == project["metadata"]["name"]
         assert app["spec"]["source"]["repoURL"] in repos
 
@@ -296,18 +298,82 @@ def test_image_tag_defaults_to_the_app_version(helm: Helm, workspace: Path) -> N
 def test_bootstrap_file_is_what_the_apps_chart_renders(
     helm: Helm, workspace: Path, env: str
 ) -> None:
-    env_dir = workspace / "gitops" / "envs" / env
-    expected = parse_manifests(
-        helm.template_text(
-            workspace / "gitops" / "apps",
-            release="todo-cloud",
-            namespace="argocd",
-            values=[env_dir / "apps.yaml", env_dir / "images.yaml"],
-            show_only=["templates/appproject.yaml", "templates/root-application.yaml"],
-        )
-    )
+    expected = render_apps(helm, workspace, env, bootstrap=True)
     actual = parse_manifests((ROOT / "gitops" / "bootstrap" / f"{env}.yaml").read_text())
     assert (
         actual == expected
     ), f"gitops/bootstrap/{env}.yaml is stale: run build-support/helm/render-bootstrap.sh"
     assert validation_errors(actual) == []
+    assert sorted(kind_name(d) for d in actual) == [
+        f"AppProject/{PROJECT}",
+        f"Application/{env}-todo-cloud",
+    ]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_nothing_synced_from_git_manages_an_appproject_or_the_root(
+    rendered: dict[str, Environment], env: str
+) -> None:
+    """The root renders only the child Applications, and the project allows no AppProject:
+    a commit can change what is deployed, never what the project permits."""
+    environment = rendered[env]
+    synced = environment.apps + [d for docs in environment.charts.values() for d in docs]
+    assert not [d for d in synced if d["kind"] == "AppProject"]
+    apps = [d for d in synced if d["kind"] == "Application"]
+    assert sorted(d["spec"]["source"]["path"] for d in apps) == [
+        "charts/todo-backend",
+        "charts/todo-dapr",
+        "charts/todo-worker",
+    ]
+    (project,) = by_kind(environment.bootstrap, "AppProject").values()
+    kinds = {
+        (entry["group"], entry["kind"])
+        for entry in project["spec"]["namespaceResourceWhitelist"]
+        + project["spec"]["clusterResourceWhitelist"]
+    }
+    assert ("argoproj.io", "AppProject") not in kinds
+    assert not [k for k in kinds if k[0].endswith("rbac.authorization.k8s.io") or k[1] == "*"]
+
+
+def test_the_bootstrap_reads_the_repository_it_is_given(helm: Helm, workspace: Path) -> None:
+    """`render-bootstrap.sh minikube <URL>`: the project, the root and, through the root's
+    values, every child Application read that repository and no other."""
+    url = "git://todo-git.todo-git.svc.cluster.local/todo-cloud.git"
+    bootstrap = render_apps(helm, workspace, "minikube", bootstrap=True, repo_url=url)
+    (project,) = by_kind(bootstrap, "AppProject").values()
+    (root,) = by_kind(bootstrap, "Application").values()
+    assert project["spec"]["sourceRepos"] == [url]
+    assert root["spec"]["source"]["repoURL"] == url
+    handed_on = root["spec"]["source"]["helm"]["valuesObject"]
+    assert handed_on["repoURL"] == url
+    children = render_apps(helm, workspace, "minikube", repo_url=handed_on["repoURL"])
+    assert {d["spec"]["source"]["repoURL"] for d in children} == {url}
+    assert {d["spec"]["source"]["targetRevision"] for d in children} == {"main"}
+
+
+def test_render_bootstrap_script_prints_one_for_another_repository(
+    helm: Helm, workspace: Path
+) -> None:
+    url = "https://github.com/example/todo-cloud.git"
+    script = ROOT / "build-support" / "helm" / "render-bootstrap.sh"
+    result = subprocess.run(
+        ["bash", str(script), "minikube", url],
+        env={**os.environ, "HELM": helm.binary},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert parse_manifests(result.stdout) == render_apps(
+        helm, workspace, "minikube", bootstrap=True, repo_url=url
+    )
+    wrong = subprocess.run(
+        ["bash", str(script), "staging", url],
+        env={**os.environ, "HELM": helm.binary},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert wrong.returncode == 2
+    assert "usage:" in wrong.stderr
+    assert "aks gke minikube oke" in wrong.stderr

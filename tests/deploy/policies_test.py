@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from deploy import policies
-from deploy.render import ROOT, Helm, Manifest, load_yaml, profile_values
+from deploy.render import ROOT, Helm, Manifest, load_yaml, profile_values, render_apps
 from deploy.validation import validation_errors
 
 
@@ -254,12 +254,8 @@ def test_dapr_schemas_reject_bad_resources(
 
 
 def test_argocd_schemas_reject_bad_resources(helm: Helm, workspace: Path) -> None:
-    env_dir = workspace / "gitops" / "envs" / "minikube"
-    docs = helm.template(
-        workspace / "gitops" / "apps",
-        release="todo-cloud",
-        namespace="argocd",
-        values=[env_dir / "apps.yaml", env_dir / "images.yaml"],
+    docs = render_apps(helm, workspace, "minikube") + render_apps(
+        helm, workspace, "minikube", bootstrap=True
     )
     assert validation_errors(docs) == []
     app = copy.deepcopy(next(d for d in docs if d["kind"] == "Application"))
