@@ -247,11 +247,15 @@ def _steps(workflow: Mapping[str, Any]) -> Iterator[tuple[dict[str, str], Mappin
 
 
 def cd_tag_violations(
-    workflow: Mapping[str, Any], environments: Iterable[str], services: Iterable[str]
+    workflow: Mapping[str, Any],
+    follow_main: Iterable[str],
+    promoted: Iterable[str],
+    services: Iterable[str],
 ) -> list[str]:
     """The CD workflow pushes images tagged with one commit SHA (GIT_SHA of `./pants
-    publish`) and bumps exactly that tag, for every environment and service, with
-    gitops/bump_image_tag.py (which edits the keys the app-of-apps chart reads)."""
+    publish`) and bumps exactly that tag, for every service of the environments that follow
+    main, with gitops/bump_image_tag.py (which edits the keys the app-of-apps chart reads);
+    it never bumps an environment that moves only by promotion."""
     import shlex
 
     from bump_image_tag import build_parser
@@ -288,8 +292,10 @@ def cd_tag_violations(
                 f"cd: bumps tag {tag!r} but publishes {', '.join(sorted(published)) or 'nothing'}"
             )
     covered = {(e, s) for envs, svcs, _ in bumped for e in envs for s in svcs}
-    for env_name in environments:
+    for env_name in follow_main:
         for service in services:
             if (env_name, service) not in covered:
                 found.append(f"cd: never bumps {service} in {env_name}")
+    for env_name in sorted({e for e, _ in covered} & set(promoted)):
+        found.append(f"cd: bumps {env_name}, which moves only by promotion (promote.yml)")
     return found
