@@ -182,9 +182,7 @@ def plan_tags(
     return changes, unchanged, texts
 
 
-def apply(
-    changes: Sequence[Change], unchanged: Sequence[Change], texts: Mapping[Path, str]
-) -> int:
+def apply(changes: Sequence[Change], unchanged: Sequence[Change], texts: Mapping[Path, str]) -> int:
     """Write a plan and report it: the exit code of the command line."""
     for path, text in texts.items():
         write_atomically(path, text)
