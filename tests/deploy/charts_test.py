@@ -16,11 +16,13 @@ from deploy.render import (
     Environment,
     Helm,
     Manifest,
+    child_applications,
     environments,
     kind_name,
     load_yaml,
     parse_manifests,
     profile_values,
+    render_application,
     render_apps,
     required_cloud_settings,
 )
@@ -335,20 +337,52 @@ def test_nothing_synced_from_git_manages_an_appproject_or_the_root(
     assert not [k for k in kinds if k[0].endswith("rbac.authorization.k8s.io") or k[1] == "*"]
 
 
-def test_the_bootstrap_reads_the_repository_it_is_given(helm: Helm, workspace: Path) -> None:
-    """`render-bootstrap.sh minikube <URL>`: the project, the root and, through the root's
-    values, every child Application read that repository and no other."""
+def test_the_bootstrap_reads_the_repository_and_registry_it_is_given(
+    helm: Helm, workspace: Path
+) -> None:
+    """`render-bootstrap.sh minikube <URL>` (or the cluster command): the project, the root
+    and, through the root's values, every child Application read that repository and no
+    other; an image registry given the same way reaches every pod."""
     url = "git://todo-git.todo-git.svc.cluster.local/todo-cloud.git"
-    bootstrap = render_apps(helm, workspace, "minikube", bootstrap=True, repo_url=url)
+    registry = "127.0.0.1:5000/todo-cloud"
+    bootstrap = render_apps(
+        helm, workspace, "minikube", bootstrap=True, repo_url=url, image_registry=registry
+    )
     (project,) = by_kind(bootstrap, "AppProject").values()
     (root,) = by_kind(bootstrap, "Application").values()
     assert project["spec"]["sourceRepos"] == [url]
     assert root["spec"]["source"]["repoURL"] == url
     handed_on = root["spec"]["source"]["helm"]["valuesObject"]
-    assert handed_on["repoURL"] == url
-    children = render_apps(helm, workspace, "minikube", repo_url=handed_on["repoURL"])
+    assert handed_on == {"repoURL": url, "targetRevision": "main", "imageRegistry": registry}
+    children = render_apps(
+        helm,
+        workspace,
+        "minikube",
+        repo_url=handed_on["repoURL"],
+        image_registry=handed_on["imageRegistry"],
+    )
     assert {d["spec"]["source"]["repoURL"] for d in children} == {url}
     assert {d["spec"]["source"]["targetRevision"] for d in children} == {"main"}
+    tags = load_yaml(ROOT / "gitops" / "envs" / "minikube" / "images.yaml")
+    for chart, app in child_applications(children).items():
+        images = {
+            c["image"]
+            for doc in render_application(helm, workspace, app)
+            if (spec := policies.pod_spec(doc)) is not None
+            for c in spec["containers"]
+        }
+        if chart != "todo-dapr":
+            service = chart.removeprefix("todo-")
+            assert images == {f"{registry}/{chart}:{tags[service]['image']['tag']}"}
+
+
+def test_without_a_registry_the_charts_keep_their_repositories(
+    rendered: dict[str, Environment],
+) -> None:
+    for app in rendered["minikube"].apps:
+        assert "repository" not in app["spec"]["source"]["helm"].get("valuesObject", {}).get(
+            "image", {}
+        )
 
 
 def test_render_bootstrap_script_prints_one_for_another_repository(

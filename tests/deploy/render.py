@@ -132,14 +132,22 @@ def make_workspace(helm: Helm, dest: Path, root: Path = ROOT) -> Path:
 
 
 def render_apps(
-    helm: Helm, workspace: Path, env: str, *, bootstrap: bool = False, repo_url: str = ""
+    helm: Helm,
+    workspace: Path,
+    env: str,
+    *,
+    bootstrap: bool = False,
+    repo_url: str = "",
+    image_registry: str = "",
 ) -> list[Manifest]:
     """The child Applications the root renders, or with ``bootstrap`` the AppProject and the
-    root Application (``gitops/bootstrap/<env>.yaml``), reading ``repo_url`` if given."""
+    root Application (``gitops/bootstrap/<env>.yaml``), with the bootstrap's parameters."""
     env_dir = workspace / "gitops" / "envs" / env
     set_values = {"bootstrap": "true"} if bootstrap else {}
     if repo_url:
         set_values["repoURL"] = repo_url
+    if image_registry:
+        set_values["imageRegistry"] = image_registry
     values = [env_dir / "apps.yaml"]
     if not bootstrap:
         values.append(env_dir / "images.yaml")
