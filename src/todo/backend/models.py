@@ -22,7 +22,7 @@ from pydantic import (
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from todo.domain.bounds import Instant, SafeText
+from todo.domain.bounds import RANGE_TEXT, Instant, SafeText, within_range
 from todo.domain.events import ReminderKind, ReminderSpec
 from todo.domain.recurrence import RecurrenceRule
 from todo.domain.tasks import MAX_REMINDERS, Priority, TaskStatus, normalise_tags
@@ -145,6 +145,13 @@ class ReminderIn(ReminderSpec):
         return self
 
 
+def _rule_in_range(rule: RecurrenceRule | None) -> RecurrenceRule | None:
+    if rule is not None and rule.until is not None and not within_range(rule.until):
+        raise ValueError(f"until must be {RANGE_TEXT}")
+    return rule
+
+
+Recurrence = Annotated[RecurrenceRule | None, AfterValidator(_rule_in_range)]
 Reminders = Annotated[list[ReminderIn], Field(max_length=100), AfterValidator(_reminder_count)]
 
 
@@ -163,7 +170,7 @@ class TaskCreate(TaskBase):
 
     tags: Tags = Field(default_factory=list)
     reminders: Reminders = Field(default_factory=list)
-    recurrence: RecurrenceRule | None = None
+    recurrence: Recurrence = None
 
 
 class TaskUpdate(SQLModel):
@@ -178,7 +185,7 @@ class TaskUpdate(SQLModel):
     due_at: Instant | None = None
     time_zone: TimeZone | None = None
     reminders: Reminders | None = None
-    recurrence: RecurrenceRule | None = None
+    recurrence: Recurrence = None
     # Alternative to If-Match: the version the client last read.
     version: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
