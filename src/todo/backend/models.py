@@ -1,7 +1,15 @@
-"""Tables (SQLModel) and the API's request/response models for them.
+"""Tables (SQLModel) and the API's request and response models for them.
 
-Per entity the family is `XBase` (shared fields), `XCreate`/`XUpdate` (input),
-`X(table=True)` (storage) and `XPublic` (output).
+- Tasks: `TaskBase` (the fields a user edits, with their bounds), `TaskCreate` and
+  `TaskUpdate` (input), `Task` (the table, with typed columns: enums, and reminders and
+  the recurrence rule as JSON models), `TaskPublic` and `TasksPublic` (output).
+- Users: `User` (the table), `UserRegister` and `UserLogin` (input), `UserPublic` and
+  `Token` (output).
+- Notifications: `Notification` (the table), `NotificationPublic(s)` (output).
+- `OutboxEvent`: the events staged with each change (`todo.backend.outbox`).
+
+Every text input is `SafeText` and every instant an `Instant` (`todo.domain.bounds`):
+whatever is accepted can be stored, computed on and listed again.
 """
 
 from __future__ import annotations
