@@ -7,6 +7,7 @@ import pytest
 from todo.domain.events import CloudEvent
 from todo.domain.ports import EventHandler, PermanentEventError
 from todo.shared.bus_memory import MemoryEventBus
+from todo.shared.delivery import RetryPolicy
 
 
 def event(n: int, owner: str = "u1") -> CloudEvent:
@@ -88,7 +89,7 @@ async def test_a_slow_user_does_not_hold_up_the_others() -> None:
 
 
 async def test_failures_are_retried_then_dead_lettered() -> None:
-    bus = MemoryEventBus(max_attempts=3, base_backoff_seconds=0.001)
+    bus = MemoryEventBus(retry=RetryPolicy(max_attempts=3, base_backoff_seconds=0.001))
     attempts: list[int] = []
 
     async def flaky(e: CloudEvent) -> None:
@@ -111,7 +112,7 @@ async def test_failures_are_retried_then_dead_lettered() -> None:
 
 
 async def test_permanent_errors_are_not_retried() -> None:
-    bus = MemoryEventBus(base_backoff_seconds=0.001)
+    bus = MemoryEventBus(retry=RetryPolicy(base_backoff_seconds=0.001))
     calls = 0
 
     async def poison(e: CloudEvent) -> None:

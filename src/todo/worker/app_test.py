@@ -41,7 +41,9 @@ async def kafka_worker(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 async def dapr_worker() -> AsyncIterator[httpx.AsyncClient]:
     # Nothing listens on port 1: no sidecar.
-    settings = WorkerSettings(bus=WorkerBus.DAPR, dapr_http_port=1, app_api_token=TOKEN)
+    settings = WorkerSettings.model_validate(
+        {"bus": WorkerBus.DAPR, "DAPR_HTTP_PORT": 1, "app_api_token": TOKEN}
+    )
     async for client in started(create_app(settings)):
         yield client
 
