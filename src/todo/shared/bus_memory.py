@@ -22,6 +22,7 @@ from todo.domain.events import CloudEvent
 from todo.domain.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_PUBLISHED
 from todo.domain.ports import EventHandler
 from todo.shared import delivery
+from todo.shared.background import raise_if_cancelled
 from todo.shared.delivery import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class MemoryEventBus:
                 await self._handle(sub, event)
             finally:
                 queue.task_done()
+            raise_if_cancelled()
 
     async def _handle(self, sub: _Subscription, event: CloudEvent) -> None:
         reason = await delivery.handle(

@@ -144,6 +144,24 @@ async def test_stop_cancels_delivery() -> None:
     await asyncio.wait_for(bus.stop(), 1)
 
 
+async def test_stop_ends_a_handler_that_swallows_its_cancellation() -> None:
+    bus = MemoryEventBus()
+    started = asyncio.Event()
+
+    async def swallowing(e: CloudEvent) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            pass  # what a misbehaving library does
+
+    bus.subscribe("t", "g", swallowing)
+    await bus.start()
+    await bus.publish("t", event(1))
+    await asyncio.wait_for(started.wait(), 1)
+    await asyncio.wait_for(bus.stop(), 5)
+
+
 @pytest.mark.parametrize("topic", ["t", "unsubscribed"])
 async def test_publish_without_start_does_not_block(topic: str) -> None:
     bus = MemoryEventBus()
