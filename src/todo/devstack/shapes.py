@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic_settings import BaseSettings
 
@@ -77,10 +77,7 @@ def settings_of(cls: type[S], **fields: Any) -> S:
             return (init_settings,)
 
     exact = Exact(**fields)
-    settings: S = cls.model_construct(
-        _fields_set=set(exact.model_fields_set), **dict(exact.__dict__)
-    )
-    return settings
+    return cast(S, cls.model_construct(_fields_set=set(exact.model_fields_set), **exact.__dict__))
 
 
 def child_env(*settings: BaseSettings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
