@@ -22,6 +22,7 @@ DAPR_REQUIRED = (
     "dapr.io/app-port",
     "dapr.io/config",
     "dapr.io/app-token-secret",
+    "dapr.io/api-token-secret",
     "dapr.io/enable-metrics",
     "dapr.io/log-as-json",
     "dapr.io/sidecar-cpu-request",
@@ -221,17 +222,19 @@ def dapr_violations(docs: Iterable[Manifest], *, expect_dapr: bool) -> list[str]
             if not str(annotations.get(key, "")).strip()
         ]
         spec = pod_spec(doc) or {}
-        ports = {
-            str(port.get("containerPort"))
+        # The sidecar calls the app's listener for it (dapr-app) if it has one, else http.
+        named = {
+            str(port.get("name")): str(port.get("containerPort"))
             for container in _containers(spec, init=False)
             for port in container.get("ports") or []
-            if port.get("name") == "http"
         }
+        expected = named.get("dapr-app", named.get("http"))
+        which = "dapr-app" if "dapr-app" in named else "http"
         app_port = annotations.get("dapr.io/app-port")
-        if app_port is not None and app_port not in ports:
+        if app_port is not None and app_port != expected:
             found.append(
                 f"{kind_name(doc)}: dapr.io/app-port {app_port} is not the container port "
-                f"named http ({', '.join(sorted(ports)) or 'none'})"
+                f"named {which} ({expected or 'none'})"
             )
     return found
 

@@ -141,7 +141,7 @@ def test_dapr_policy_reports_missing_or_inconsistent_annotations(
     assert policies.dapr_violations(docs, expect_dapr=True) == [
         "Deployment/todo-backend lacks the annotation dapr.io/app-token-secret",
         "Deployment/todo-backend: dapr.io/app-port 1234 is not the container port named "
-        "http (8000)",
+        "dapr-app (8002)",
     ]
 
 
