@@ -88,6 +88,11 @@ def test_policies_hold_in_every_environment(rendered: dict[str, Environment], en
     docs = rendered[env].all_manifests()
     assert policies.probe_violations(docs) == []
     assert policies.security_violations(docs) == []
+    # The pods as they run: with the daprd the sidecar injector adds.
+    running = policies.with_injected_sidecars(docs)
+    assert policies.security_violations(running, {"daprd": policies.DAPRD_USER}) == []
+    assert policies.probe_violations(running) == []
+    assert policies.sidecar_identity_violations(docs) == []
     assert policies.dapr_violations(docs, expect_dapr=True) == []
     assert policies.secret_resource_violations(docs) == []
 

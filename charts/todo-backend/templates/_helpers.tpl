@@ -13,6 +13,12 @@ these by name: `<chart>.config` and `<chart>.secretEnv`.
 TODO_ENVIRONMENT: {{ $s.environment | quote }}
 TODO_HOST: "0.0.0.0"
 TODO_PORT: {{ .Values.containerPort | quote }}
+{{- if and .Values.dapr.enabled .Values.dapr.appPort }}
+TODO_INTERNAL_PORT: {{ .Values.dapr.appPort | quote }}
+{{- end }}
+{{- with .Values.metricsPort }}
+TODO_METRICS_PORT: {{ . | quote }}
+{{- end }}
 TODO_JSON_LOGS: "true"
 TODO_LOG_LEVEL: {{ $s.logLevel | quote }}
 TODO_BUS: {{ $bus | quote }}

@@ -35,6 +35,10 @@ class BackendSettings(BaseSettings):
     version: str = "0.1.0"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # Separate listeners (Kubernetes): the sidecar's on 127.0.0.1 (internal API, Dapr
+    # deliveries) and the scraper's (/metrics); unset, the public listener serves them.
+    internal_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     data_dir: Path = Path(".todo-data")
     # Empty: SQLite in data_dir. PostgreSQL: postgresql+asyncpg://user:pass@host/db
     database_url: str = ""
