@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# A throw-away kind cluster for cd.yml's end-to-end job, whose nodes pull from the cluster
-# command's image registry (127.0.0.1:$PORT on the runner, as on a developer's machine):
-# each node's containerd resolves that address to the runner on kind's Docker network, and
-# the registry listens on every address of the runner (TODO_REGISTRY_LISTEN; the runner is
-# thrown away with it). Needs Go (kind builds from the Go module proxy) and Docker.
-#   .github/kind-cluster.sh                 # writes TODO_CLUSTER_HOME's registry port
+# A throw-away kind cluster for cd.yml's end-to-end job, with the image registry kind
+# documents for local images: a registry container on localhost:$PORT of the runner (what
+# `up --existing --image-registry localhost:$PORT` pushes to) that the nodes' containerd
+# reaches on kind's Docker network under the same name. Needs Go (kind builds from the Go
+# module proxy) and Docker; the runner's public registries serve kind's node image and the
+# registry's.
+#   .github/kind-cluster.sh
 set -euo pipefail
 
-port="${PORT:-5000}"
+port="${PORT:-5001}"
 name="${KIND_CLUSTER:-todo-e2e}"
-home="${TODO_CLUSTER_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/todo-cluster}"
+registry="kind-registry"
 
 go install sigs.k8s.io/kind@v0.33.0
 kind="$(go env GOPATH)/bin/kind"
+
+if [ -z "$(docker ps -q --filter "name=^${registry}$")" ]; then
+  docker run -d --restart=always -p "127.0.0.1:$port:5000" --network bridge --name "$registry" registry:2
+fi
 
 config="$(mktemp)"
 cat > "$config" <<'EOF'
@@ -25,17 +30,12 @@ containerdConfigPatches:
 EOF
 "$kind" create cluster --name "$name" --config "$config" --wait 180s
 
-gateway="$(docker network inspect kind --format '{{range .IPAM.Config}}{{println .Gateway}}{{end}}' | grep -m1 -F .)"
 for node in $("$kind" get nodes --name "$name"); do
-  docker exec "$node" mkdir -p "/etc/containerd/certs.d/127.0.0.1:$port"
-  printf '[host."http://%s:%s"]\n  capabilities = ["pull", "resolve"]\n' "$gateway" "$port" |
-    docker exec -i "$node" tee "/etc/containerd/certs.d/127.0.0.1:$port/hosts.toml" >/dev/null
+  docker exec "$node" mkdir -p "/etc/containerd/certs.d/localhost:$port"
+  printf '[host."http://%s:5000"]\n' "$registry" |
+    docker exec -i "$node" tee "/etc/containerd/certs.d/localhost:$port/hosts.toml" >/dev/null
 done
-
-# The registry the cluster command starts: this port, on every address.
-mkdir -p "$home/registry"
-printf '{"port": %s}\n' "$port" > "$home/registry/state.json"
-if [ -n "${GITHUB_ENV:-}" ]; then
-  echo "TODO_REGISTRY_LISTEN=0.0.0.0" >> "$GITHUB_ENV"
+if [ "$(docker inspect -f '{{json .NetworkSettings.Networks.kind}}' "$registry")" = "null" ]; then
+  docker network connect kind "$registry"
 fi
-echo "kind cluster $name: nodes pull 127.0.0.1:$port from $gateway:$port" >&2
+echo "kind cluster $name: images at localhost:$port" >&2

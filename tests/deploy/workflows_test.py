@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import subprocess
@@ -253,24 +254,51 @@ def test_cd_publishes_with_pants_and_never_triggers_itself() -> None:
     assert "[skip ci]" in commit
 
 
-def _ci_run_commands() -> list[str]:
-    """The commands of .ci/run, continuation lines joined, comments dropped."""
-    text = (ROOT / ".ci" / "run").read_text().replace("\\\n", " ")
-    return [
-        line.strip()
-        for line in text.splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
+def ci_run_commands(text: str) -> list[str]:
+    """The commands of a shell script, continuation lines joined, comments dropped."""
+    lines = text.replace("\\\n", " ").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def e2e_violations(ci_run: str, cd: dict[str, Any]) -> list[str]:
+    """The end-to-end job must run .ci/run's cluster command (against the throw-away
+    cluster's kubeconfig: --existing) and then its gitops suite, unchanged."""
+    commands = ci_run_commands(ci_run)
+    up = next((c for c in commands if "src/todo/cluster:up" in c), None)
+    suite = next((c for c in commands if "TODO_TEST_SUITES=gitops" in c), None)
+    if up is None or suite is None:
+        return [".ci/run: runs no cluster command or no gitops suite"]
+    found: list[str] = []
+    e2e = runs(cd["jobs"]["e2e"])
+    existing = [i for i, run in enumerate(e2e) if run.startswith(f"{up} -- --existing")]
+    if not existing:
+        found.append(f"e2e: never runs `{up} -- --existing`")
+    if suite not in e2e:
+        found.append(f"e2e: never runs `{suite}`")
+    elif existing and existing[0] > e2e.index(suite):
+        found.append("e2e: runs the suite before the cluster command")
+    return found
 
 
 def test_the_end_to_end_job_runs_the_cluster_command_and_suite_of_ci_run() -> None:
     """The pipeline's own end-to-end test is what .ci/run runs: the same cluster command
     (against the throw-away cluster's kubeconfig) and the same gitops suite."""
-    commands = _ci_run_commands()
-    up = next(c for c in commands if "src/todo/cluster:up" in c)
-    suite = next(c for c in commands if "TODO_TEST_SUITES=gitops" in c)
-    assert commands.index(up) < commands.index(suite)
-    e2e = runs(workflow("cd.yml")["jobs"]["e2e"])
-    assert f"{up} -- --existing" in e2e
-    assert suite in e2e
-    assert e2e.index(f"{up} -- --existing") < e2e.index(suite)
+    ci_run = (ROOT / ".ci" / "run").read_text()
+    assert e2e_violations(ci_run, workflow("cd.yml")) == []
+
+
+def test_the_end_to_end_check_reports_another_suite_or_command() -> None:
+    ci_run = (ROOT / ".ci" / "run").read_text()
+    other_suite = copy.deepcopy(workflow("cd.yml"))
+    for step in other_suite["jobs"]["e2e"]["steps"]:
+        if "TODO_TEST_SUITES=gitops" in str(step.get("run", "")):
+            step["run"] = "TODO_TEST_SUITES=gitops ./pants test tests/gitops/argocd_test.py"
+    assert e2e_violations(ci_run, other_suite) == [
+        "e2e: never runs `TODO_TEST_SUITES=gitops ./pants test tests/gitops::`"
+    ]
+    other_up = ci_run.replace(
+        "./pants run src/todo/cluster:up", "./pants run src/todo/cluster:up --verbose", 1
+    )
+    assert e2e_violations(other_up, workflow("cd.yml")) == [
+        "e2e: never runs `./pants run src/todo/cluster:up --verbose -- --existing`"
+    ]

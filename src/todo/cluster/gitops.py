@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable
@@ -81,11 +82,13 @@ def bootstrap_manifests(
 
 
 def bump_env(repo: Path, tag: str) -> int:
-    """bump_image_tag.py for the minikube environment of the work tree ``repo``."""
+    """bump_image_tag.py for the minikube environment of the work tree ``repo`` (what it
+    reports goes to stderr: stdout is for what scripts read)."""
     argv = ["--gitops-dir", str(repo / "gitops"), "--env", ENVIRONMENT, "--tag", tag]
     for service in SERVICES:
         argv += ["--service", service]
-    return bump(argv)
+    with contextlib.redirect_stdout(sys.stderr):
+        return bump(argv)
 
 
 def commit_bump(repo: Path, tag: str, *, dates_of: str | None = None) -> bool:
