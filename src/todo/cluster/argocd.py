@@ -83,6 +83,8 @@ UPSTREAM_REDIS_IMAGE = "public.ecr.aws/docker/library/redis:8.2.2-alpine"
 UPSTREAM_DEX_IMAGE = "ghcr.io/dexidp/dex:v2.43.0"
 REDIS_VERSION = "7.0.15"
 
+# What install.yaml holds outside the namespace (all else goes into NAMESPACE).
+CLUSTER_KINDS = ("CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding")
 SERVER = "argocd-server"
 SERVER_PORT = 8080  # inside the pod; the Service maps 80 to it
 # The Secret Argo CD writes the generated admin password to (a name, not a password).
@@ -251,7 +253,7 @@ def install(api: k8s.ApiClient, images: Mapping[str, str] | None = None) -> None
         core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=NAMESPACE)))
     docs = manifests(images)
     for doc in docs:
-        if doc["kind"] not in ("CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"):
+        if doc["kind"] not in CLUSTER_KINDS:
             doc["metadata"]["namespace"] = NAMESPACE
     changed = kube.apply(api, docs)
     if changed:
@@ -280,12 +282,7 @@ def uninstall(api: k8s.ApiClient) -> None:
                 app["metadata"]["name"],
                 {"metadata": {"finalizers": None}},
             )
-    cluster_wide = [
-        doc
-        for doc in manifests()
-        if "namespace" not in doc["metadata"] and doc["kind"] != "Namespace"
-    ]
-    kube.delete(api, cluster_wide)
+    kube.delete(api, [doc for doc in manifests() if doc["kind"] in CLUSTER_KINDS])
     with contextlib.suppress(ApiException):
         k8s.CoreV1Api(api).delete_namespace(NAMESPACE)
 

@@ -310,4 +310,4 @@ def uninstall(api: k8s.ApiClient) -> None:
     """Argo CD (its Applications first, without pruning: the namespaces go next) and the
     git server."""
     argocd.uninstall(api)
-    kube.delete(api, gitserver.manifests("-"))
+    gitserver.uninstall(api)

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 
 from todo.cluster import kube
 from todo.cluster.images import Engine, Image, publish
@@ -51,6 +52,12 @@ def install(api: k8s.ApiClient, image: str) -> None:
     if changed:
         log(f"git server: applied {', '.join(changed)}")
     kube.wait_rollout(api, NAMESPACE, "Deployment", "git-server", timeout=300)
+
+
+def uninstall(api: k8s.ApiClient) -> None:
+    """The namespace, with the server and the repository in it."""
+    with contextlib.suppress(ApiException):
+        k8s.CoreV1Api(api).delete_namespace(NAMESPACE)
 
 
 def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
