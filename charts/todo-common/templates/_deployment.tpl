@@ -77,6 +77,14 @@ spec:
             {{- toYaml . | nindent 12 }}
             {{- end }}
           {{- include "todo.probes" . | trim | nindent 10 }}
+          {{- with .Values.preStopSleepSeconds }}
+          lifecycle:
+            # Keep serving until the Service and the ingress controller have dropped this
+            # pod (a rolling restart refuses no request), then SIGTERM.
+            preStop:
+              exec:
+                command: ["sleep", {{ . | quote }}]
+          {{- end }}
           resources:
             {{- toYaml .Values.resources | nindent 12 }}
           securityContext:

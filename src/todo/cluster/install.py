@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
@@ -159,16 +160,15 @@ class Helm:
     ) -> bool:
         """``helm upgrade --install`` unless the deployed release was made from the same
         chart files and values (its description records their digest). True if it ran."""
-        args: list[str] = []
-        for path in values:
-            args += ["--values", str(path)]
+        overrides: list[str] = []
         for key, value in (settings or {}).items():
             # Strings stay strings (a commit SHA of digits is not a number); booleans not.
             if isinstance(value, bool):
-                args += ["--set", f"{key}={str(value).lower()}"]
+                overrides += ["--set", f"{key}={str(value).lower()}"]
             else:
-                args += ["--set-string", f"{key}={value}"]
-        digest = _digest(chart, values, args)
+                overrides += ["--set-string", f"{key}={value}"]
+        digest = _digest(chart, values, overrides)
+        args = [*(a for path in values for a in ("--values", str(path))), *overrides]
         if self.deployed_digest(release, namespace) == digest:
             log(f"helm: {release} is up to date")
             return False
@@ -198,10 +198,31 @@ class Helm:
         self._run("uninstall", release, "-n", namespace, "--wait", "--timeout", "5m", check=False)
 
 
+def _chart_sources(chart: Path) -> list[Path]:
+    """The files a chart is made from: its own (not the archives `helm dependency build`
+    writes into charts/, which differ byte for byte on every build) and, for each
+    ``file://`` dependency, that chart's files."""
+    found = [
+        p
+        for p in chart.rglob("*")
+        if p.is_file() and not (p.parent == chart / "charts" and p.suffix == ".tgz")
+    ]
+    metadata = yaml.safe_load((chart / "Chart.yaml").read_text()) or {}
+    for dependency in metadata.get("dependencies") or []:
+        repository = str(dependency.get("repository", ""))
+        local_chart = (chart / repository.removeprefix("file://")).resolve()
+        # Subcharts kept in charts/ are among the chart's files already.
+        if repository.startswith("file://") and (local_chart / "Chart.yaml").is_file():
+            found += _chart_sources(local_chart)
+    return found
+
+
 def _digest(chart: Path, values: Sequence[Path], args: Sequence[str]) -> str:
+    """What a release is made from: the chart's sources, the values files and the settings."""
     hasher = hashlib.sha256()
-    for path in sorted(p for p in chart.rglob("*") if p.is_file()):
-        hasher.update(str(path.relative_to(chart)).encode())
+    root = chart.parent
+    for path in sorted(set(_chart_sources(chart))):
+        hasher.update(str(path.relative_to(root) if path.is_relative_to(root) else path).encode())
         hasher.update(path.read_bytes())
     for path in values:
         hasher.update(path.read_bytes())
