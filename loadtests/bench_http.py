@@ -405,6 +405,8 @@ async def bench(args: argparse.Namespace) -> int:
         if "bare" in wanted:
             started = bare(work, args.postgres_url, args.users)
             targets.append(await stack.enter_async_context(started))
+        for target in targets:
+            print(f"target {target.name}: {target.base_url}, server pid {target.pid}", flush=True)
         kinds = [k for k in KINDS if k in args.kinds.split(",")]
         for target in targets:  # warm-up: every statement compiled, every pool filled
             for kind in kinds:
