@@ -12,13 +12,17 @@ from datetime import timedelta
 from fastapi import Depends, FastAPI
 from sqlalchemy import text
 
+from todo.backend.api.errors import install_error_handlers
 from todo.backend.api.router import api_router, internal_router
 from todo.backend.auth import TokenIssuer
+from todo.backend.body_limit import BodyLimit
 from todo.backend.gateway_local import LocalTaskGateway
 from todo.backend.live import LiveUpdates
 from todo.backend.migrate import upgrade_async
 from todo.backend.outbox import OutboxRelay
+from todo.backend.rate_limits import AbusePolicy
 from todo.backend.runtime import Runtime
+from todo.backend.security_headers import SecurityHeaders
 from todo.backend.settings import BackendSettings, BusKind, SchedulerKind, get_settings
 from todo.backend.web import web_router
 from todo.domain.events import Topic
@@ -62,7 +66,9 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
         engine = create_engine(url, settings.database_pool_size)
         sessions = session_factory(engine)
         relay = OutboxRelay(sessions, bus, poll_seconds=settings.outbox_poll_seconds)
-        live = LiveUpdates()
+        live = LiveUpdates(
+            per_user=settings.live_streams_per_user, total=settings.live_streams_total
+        )
         # Every replica sees every refresh: its browsers may belong to any user.
         bus.subscribe(Topic.TASK_UPDATES, f"backend-live-{uuid.uuid4().hex[:8]}", live)
         scheduler: DatabaseScheduler | None = None
@@ -83,7 +89,10 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
             external_issuer=settings.external_issuer,
             external_audience=settings.external_audience,
         )
-        runtime = Runtime(settings, engine, sessions, bus, relay, live, tokens)
+        abuse = AbusePolicy.parse(
+            settings.sign_up_rate, settings.sign_in_rate, settings.sign_in_failure_rate
+        )
+        runtime = Runtime(settings, engine, sessions, bus, relay, live, tokens, abuse)
         app.state.runtime = runtime
         state["runtime"] = runtime
         async with AsyncExitStack() as stack:
@@ -107,9 +116,14 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Tasks with due dates, reminders and recurrence; every change is an event.",
         lifespan=lifespan,
+        # Starlette's slash redirect builds its Location from the Host header.
+        redirect_slashes=False,
     )
     configure_logging(settings.log_level, settings.json_logs)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     instrument(app)
+    app.add_middleware(SecurityHeaders)
 
     async def bus_ready() -> None:
         if not state["runtime"].bus.ready:

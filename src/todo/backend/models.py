@@ -18,12 +18,16 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     EmailStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from todo.backend.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
+from todo.backend.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
+from todo.backend.passwords import password_problem
 from todo.domain.events import ReminderKind, ReminderSpec
 from todo.domain.recurrence import RecurrenceRule
 from todo.shared.db import UTCDateTime
@@ -59,6 +63,14 @@ class Priority(StrEnum):
 PRIORITY_RANK = {Priority.LOW: 0, Priority.MEDIUM: 1, Priority.HIGH: 2, Priority.URGENT: 3}
 
 
+class RefreshVia(StrEnum):
+    """Where a sign-in hands over its refresh token: an httpOnly cookie (browsers) or
+    the JSON body (other clients, which then send it back in the refresh body)."""
+
+    COOKIE = "cookie"
+    BODY = "body"
+
+
 class TaskStatus(StrEnum):
     OPEN = "open"
     COMPLETED = "completed"
@@ -74,26 +86,109 @@ class User(SQLModel, table=True):
     email: str = Field(unique=True, index=True, max_length=320)
     display_name: str = Field(default="", max_length=100)
     password_hash: str | None = Field(default=None, max_length=200)
-    # Subject at an external issuer, for users that sign in through one.
-    external_subject: str | None = Field(default=None, unique=True, max_length=255)
+    # Every access token names the version it was issued at: raising it (sign-out,
+    # password change) makes all older access tokens fail at once.
+    token_version: int = Field(default=0)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+
+
+class ExternalIdentity(SQLModel, table=True):
+    """A user of an external OpenID issuer: one account per (issuer, subject)."""
+
+    __tablename__ = "external_identities"
+
+    issuer: str = Field(primary_key=True, max_length=255)
+    subject: str = Field(primary_key=True, max_length=255)
+    user_id: str = Field(foreign_key="users.id", max_length=36, ondelete="CASCADE", index=True)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class RefreshToken(SQLModel, table=True):
+    """One refresh token, stored as its SHA-256 only. A sign-in starts a family; each
+    refresh replaces the token by a new one of the same family, and a replaced token
+    presented again revokes its whole family (it was copied)."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="users.id", max_length=36, ondelete="CASCADE", index=True)
+    family_id: str = Field(max_length=36, index=True)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    rotated_at: datetime | None = _utc_column()
+    revoked_at: datetime | None = _utc_column()
+
+
+def _checked_password(password: str, email: str = "") -> str:
+    problem = password_problem(password, email=email)
+    if problem is not None:
+        raise ValueError(problem)
+    return password
 
 
 class UserRegister(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
-    password: str = Field(min_length=8, max_length=128)
+    password: str = Field(
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
+        description="Not one of the common passwords of leaked lists, nor the email address",
+    )
     display_name: str = Field(default="", max_length=100)
+    refresh_via: RefreshVia = RefreshVia.COOKIE
+
+    @field_validator("password")
+    @classmethod
+    def _password_policy(cls, value: str, info: ValidationInfo) -> str:
+        # Fields validate in order: the email is known here when it was valid.
+        return _checked_password(value, str(info.data.get("email", "")))
 
 
 class UserLogin(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
-    password: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    refresh_via: RefreshVia = RefreshVia.COOKIE
+
+
+class RefreshRequest(BaseModel):
+    """Without a body (or without `refresh_token`), the refresh cookie is used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+    refresh_via: RefreshVia = RefreshVia.COOKIE
+
+    @field_validator("new_password")
+    @classmethod
+    def _password_policy(cls, value: str) -> str:
+        return _checked_password(value)
+
+
+class AccountDeletion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_PASSWORD_LENGTH,
+        description="Required for an account with a password",
+    )
 
 
 class UserPublic(BaseModel):
@@ -106,7 +201,10 @@ class UserPublic(BaseModel):
 class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"
-    expires_in: int
+    expires_in: int = Field(description="Seconds until the access token expires")
+    # Only with `refresh_via: body`; browsers get it as an httpOnly cookie instead.
+    refresh_token: str | None = None
+    refresh_expires_in: int = Field(description="Seconds until the refresh token expires")
     user: UserPublic
 
 

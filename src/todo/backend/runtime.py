@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from todo.backend.auth import TokenIssuer
 from todo.backend.live import LiveUpdates
 from todo.backend.outbox import OutboxRelay
+from todo.backend.rate_limits import AbusePolicy, MemoryThrottle, Throttle
 from todo.backend.settings import BackendSettings
 from todo.backend.user_cache import UserCache
 from todo.domain.ports import EventBus
@@ -23,4 +24,6 @@ class Runtime:
     relay: OutboxRelay
     live: LiveUpdates
     tokens: TokenIssuer
+    abuse: AbusePolicy
+    throttle: Throttle = field(default_factory=MemoryThrottle)
     users: UserCache = field(default_factory=UserCache)
