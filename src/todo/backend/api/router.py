@@ -5,8 +5,8 @@ from todo.backend.api.routes import auth, internal, live, notifications, tasks
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(auth.router)
-# Every route of these needs a valid token; those with a body also meet the body limit.
-api_router.include_router(tasks.router, responses=responses(401, 413))
+# Every route of these needs a valid token; those with a body may be malformed or too large.
+api_router.include_router(tasks.router, responses=responses(400, 401, 413))
 api_router.include_router(notifications.router, responses=responses(401))
 api_router.include_router(live.router)
 

@@ -102,7 +102,7 @@ async def _ended(runtime: Runtime, user_id: str) -> None:
 @router.post(
     "/auth/register",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(409, 413, 429),
+    responses=responses(400, 409, 413, 429),
 )
 async def register(
     body: UserRegister,
@@ -124,7 +124,7 @@ async def register(
     return _token(request, response, runtime, user, refresh, body.refresh_via)
 
 
-@router.post("/auth/login", responses=responses(401, 413, 429))
+@router.post("/auth/login", responses=responses(400, 401, 413, 429))
 async def login(
     body: UserLogin,
     request: Request,
@@ -169,7 +169,7 @@ async def _verified(
         raise wrong or Unauthorized("wrong email or password") from None
 
 
-@router.post("/auth/refresh", responses=responses(401, 413))
+@router.post("/auth/refresh", responses=responses(400, 401, 413))
 async def refresh(
     request: Request,
     response: Response,
@@ -215,7 +215,7 @@ def _presented_refresh(
 
 
 @router.post(
-    "/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(413)
+    "/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(400, 413)
 )
 async def logout(
     request: Request,
@@ -292,7 +292,7 @@ async def me(user: CurrentUser) -> UserPublic:
 @router.delete(
     "/users/me",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(401, 403, 413, 429),
+    responses=responses(400, 401, 403, 413, 429),
 )
 async def delete_me(
     body: AccountDeletion,
