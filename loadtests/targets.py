@@ -82,6 +82,14 @@ def child_env(extra: Mapping[str, str]) -> dict[str, str]:
     return python_env(extra, drop_prefix="TODO_")
 
 
+# Every simulated user signs up and in from this one machine's address: the per-address
+# limits that bound a real client's attempts would refuse the load itself.
+LOAD_TEST_LIMITS = {
+    "TODO_SIGN_UP_RATE": "100000/minute",
+    "TODO_SIGN_IN_RATE": "100000/minute",
+}
+
+
 def _backend_env(data_dir: Path, port: int, extra: Mapping[str, str]) -> dict[str, str]:
     return child_env(
         {
@@ -92,6 +100,7 @@ def _backend_env(data_dir: Path, port: int, extra: Mapping[str, str]) -> dict[st
             "TODO_DATA_DIR": str(data_dir),
             "TODO_LOG_LEVEL": "WARNING",
             "TODO_MIGRATE_ON_START": "true",
+            **LOAD_TEST_LIMITS,
             **extra,
         }
     )
@@ -239,7 +248,7 @@ def keep_logs(work_dir: Path, logs: Path) -> list[Path]:
 
 @contextlib.asynccontextmanager
 async def _devstack_target(stack_dir: Path) -> AsyncIterator[Target]:
-    async with DevStack(stack_dir) as stack:
+    async with DevStack(stack_dir, backend_settings=LOAD_TEST_LIMITS) as stack:
         assert stack.backend is not None
         assert stack.worker is not None
         services = [stack.backend, stack.worker]

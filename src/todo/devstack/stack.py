@@ -74,6 +74,8 @@ class DevStack(StartStop):
     worker_port: int = field(default_factory=free_port)
     app_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     dapr_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # More TODO_* settings of the backend (e.g. a load test lifts the sign-in limits).
+    backend_settings: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -139,6 +141,7 @@ class DevStack(StartStop):
                     "DAPR_HTTP_PORT": str(self.backend_sidecar.http_port),
                     "DAPR_API_TOKEN": self.dapr_api_token,
                     "TODO_OUTBOX_POLL_SECONDS": "0.2",
+                    **self.backend_settings,
                 }
             ),
             self.work_dir / "logs" / "backend.log",
