@@ -76,9 +76,7 @@ async def test_422_never_echoes_a_password_nor_more_than_an_excerpt(
     client: httpx.AsyncClient,
 ) -> None:
     huge = "p" * 2000
-    r = await client.post(
-        "/api/v1/auth/register", json={"email": "x" * 1500, "password": huge}
-    )
+    r = await client.post("/api/v1/auth/register", json={"email": "x" * 1500, "password": huge})
     assert r.status_code == 422
     body = r.json()
     assert body["code"] == "validation_error"
@@ -138,7 +136,9 @@ async def test_failed_sign_ins_back_off_per_account_without_checking_the_passwor
     assert verified == []  # no argon2 hash spent on a locked account
     # Other accounts from the same address are not locked.
     assert (await register(client, "wes@example.com")).status_code == 201
-    ok = await client.post("/api/v1/auth/login", json={"email": "wes@example.com", "password": PASSWORD})
+    ok = await client.post(
+        "/api/v1/auth/login", json={"email": "wes@example.com", "password": PASSWORD}
+    )
     assert ok.status_code == 200
 
 
@@ -178,7 +178,9 @@ async def test_the_password_policy_names_the_field_and_the_reason(
 async def test_live_streams_are_capped_per_user(app: FastAPI, client: httpx.AsyncClient) -> None:
     token = (await register(client, "yan@example.com")).json()["access_token"]
     runtime = app.state.runtime
-    user_id = (await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})).json()["id"]
+    user_id = (
+        await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {token}"})
+    ).json()["id"]
     held = [runtime.live.open(user_id) for _ in range(2)]
     r = await client.get("/api/v1/events/stream", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 429
@@ -219,8 +221,9 @@ async def test_an_app_with_a_tiny_limit_still_serves_pages(tmp_path: Path) -> No
     """The limit counts request bodies only: large answers are not affected."""
     settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}", tmp_path)
     app = create_app(settings.model_copy(update={"max_request_bytes": 1024}))
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://test"
-        ) as client:
-            assert len((await client.get("/static/app.js")).content) > 1024
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        assert len((await client.get("/static/app.js")).content) > 1024

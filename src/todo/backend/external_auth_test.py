@@ -146,11 +146,9 @@ async def test_an_external_email_of_a_local_account_is_409_not_a_link(
         "/api/v1/auth/register", json={"email": "ada@example.com", "password": "correct horse"}
     )
     assert local.status_code == 201
+    ada = token(signing_key, sub="ext-ada", email="Ada@example.com")
     for _ in range(2):
-        r = await client.get(
-            "/api/v1/users/me",
-            headers={"Authorization": f"Bearer {token(signing_key, sub='ext-ada', email='Ada@example.com')}"},
-        )
+        r = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {ada}"})
         assert r.status_code == 409
         assert r.json()["code"] == "email_taken"
         assert "not linked by email" in r.json()["detail"]
@@ -159,8 +157,12 @@ async def test_an_external_email_of_a_local_account_is_409_not_a_link(
 async def test_concurrent_first_requests_of_one_identity_make_one_account(
     client: httpx.AsyncClient, signing_key: rsa.RSAPrivateKey
 ) -> None:
-    headers = {"Authorization": f"Bearer {token(signing_key, sub='ext-race', email='race@example.com')}"}
-    answers = await asyncio.gather(*(client.get("/api/v1/users/me", headers=headers) for _ in range(5)))
+    headers = {
+        "Authorization": f"Bearer {token(signing_key, sub='ext-race', email='race@example.com')}"
+    }
+    answers = await asyncio.gather(
+        *(client.get("/api/v1/users/me", headers=headers) for _ in range(5))
+    )
     assert {a.status_code for a in answers} == {200}, [a.text for a in answers]
     assert len({a.json()["id"] for a in answers}) == 1
 

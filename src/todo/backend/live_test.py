@@ -18,7 +18,6 @@ from todo.backend.runtime import Runtime
 from todo.backend.settings import BackendSettings
 from todo.devstack.serving import serve
 
-
 _APPS: dict[str, FastAPI] = {}
 
 

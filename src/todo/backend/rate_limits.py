@@ -61,9 +61,7 @@ class MemoryThrottle:
         for rule in rules:
             await self._limiter.clear(rule, *key)
 
-    async def _seconds_until_free(
-        self, rules: Sequence[RateLimitItem], key: Sequence[str]
-    ) -> int:
+    async def _seconds_until_free(self, rules: Sequence[RateLimitItem], key: Sequence[str]) -> int:
         if not rules:
             return 0
         now = time.time()

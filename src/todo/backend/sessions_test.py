@@ -61,7 +61,9 @@ async def test_refresh_rotates_and_a_reused_token_revokes_its_family(
     assert r.status_code == 200, r.text
     second = r.json()["refresh_token"]
     assert second != first
-    assert (await client.get("/api/v1/users/me", headers=bearer(r.json()["access_token"]))).is_success
+    assert (
+        await client.get("/api/v1/users/me", headers=bearer(r.json()["access_token"]))
+    ).is_success
 
     # Past the grace of a concurrent tab, the replaced token comes back: it was copied.
     await _age_rotations(client, seconds=60)
@@ -95,9 +97,7 @@ async def test_concurrent_refreshes_with_one_token_have_one_winner(
     codes = sorted(a.status_code for a in answers)
     assert codes == [200, 401, 401, 401, 401, 401], [a.text for a in answers]
     # Within the grace period the losers are refused, the family survives.
-    assert {a.json()["code"] for a in answers if a.status_code == 401} == {
-        "refresh_token_rotated"
-    }
+    assert {a.json()["code"] for a in answers if a.status_code == 401} == {"refresh_token_rotated"}
     winner = next(a for a in answers if a.status_code == 200).json()["refresh_token"]
     assert (
         await client.post("/api/v1/auth/refresh", json={"refresh_token": winner})
@@ -163,8 +163,12 @@ async def test_sign_out_elsewhere_leaves_other_sessions_able_to_refresh(
         )
     ).json()
     await client.post("/api/v1/auth/logout", json={"refresh_token": phone["refresh_token"]})
-    assert (await client.get("/api/v1/tasks", headers=bearer(laptop["access_token"]))).status_code == 401
-    renewed = await client.post("/api/v1/auth/refresh", json={"refresh_token": laptop["refresh_token"]})
+    assert (
+        await client.get("/api/v1/tasks", headers=bearer(laptop["access_token"]))
+    ).status_code == 401
+    renewed = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": laptop["refresh_token"]}
+    )
     assert renewed.status_code == 200
     assert (
         await client.get("/api/v1/tasks", headers=bearer(renewed.json()["access_token"]))
@@ -185,10 +189,14 @@ async def test_password_change_ends_every_session_and_continues_this_one(
         },
     )
     assert r.status_code == 200, r.text
-    assert (await client.get("/api/v1/tasks", headers=bearer(body["access_token"]))).status_code == 401
+    assert (
+        await client.get("/api/v1/tasks", headers=bearer(body["access_token"]))
+    ).status_code == 401
     old = await client.post("/api/v1/auth/refresh", json={"refresh_token": body["refresh_token"]})
     assert old.status_code == 401
-    assert (await client.get("/api/v1/tasks", headers=bearer(r.json()["access_token"]))).status_code == 200
+    assert (
+        await client.get("/api/v1/tasks", headers=bearer(r.json()["access_token"]))
+    ).status_code == 200
     login = await client.post(
         "/api/v1/auth/login", json={"email": "otto@example.com", "password": "a new passphrase"}
     )
@@ -232,7 +240,9 @@ async def test_a_deleted_account_s_token_stops_at_once(
     after = await client.get("/api/v1/tasks", headers=access)
     assert after.status_code == 401
     assert after.json()["detail"] == "token of an unknown user"
-    refresh = await client.post("/api/v1/auth/refresh", json={"refresh_token": body["refresh_token"]})
+    refresh = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": body["refresh_token"]}
+    )
     assert refresh.status_code == 401
     # The email is free again.
     await sign_up(client, "quin@example.com")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
-
 from typing import Self
 
 from pydantic import Field, model_validator

@@ -77,9 +77,7 @@ async def get_caller(
         key = auth.external_key(claims)
         user = runtime.users.get(key)
         if user is None:
-            user = runtime.users.remember(
-                key, await auth.user_for_external_claims(session, claims)
-            )
+            user = runtime.users.remember(key, await auth.user_for_external_claims(session, claims))
     except auth.InvalidToken as exc:
         raise Unauthorized(f"invalid token: {exc}") from exc
     except auth.ExternalEmailTaken:

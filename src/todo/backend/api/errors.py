@@ -51,9 +51,7 @@ class ApiError(HTTPException):
 def error_response(
     status_code: int, code: str, detail: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse(
-        {"detail": detail, "code": code}, status_code=status_code, headers=headers
-    )
+    return JSONResponse({"detail": detail, "code": code}, status_code=status_code, headers=headers)
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -106,9 +104,7 @@ def excerpt(value: Any, depth: int = 0) -> Any:
 
 def trimmed(error: Mapping[str, Any]) -> dict[str, Any]:
     """One validation error without its secret, and with at most an excerpt of its input."""
-    kept: dict[str, Any] = {
-        key: error[key] for key in ("loc", "msg", "type") if key in error
-    }
+    kept: dict[str, Any] = {key: error[key] for key in ("loc", "msg", "type") if key in error}
     if "ctx" in error:
         kept["ctx"] = {
             str(key): excerpt(value if isinstance(value, str | int | float) else str(value))

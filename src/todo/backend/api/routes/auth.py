@@ -214,9 +214,7 @@ def _presented_refresh(
     return request.cookies.get(REFRESH_COOKIE), RefreshVia.COOKIE
 
 
-@router.post(
-    "/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(400, 413)
-)
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(400, 413))
 async def logout(
     request: Request,
     response: Response,
