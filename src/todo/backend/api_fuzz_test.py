@@ -17,6 +17,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings  # pants: no-infer-dep (comes with schemathesis)
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
+from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -59,7 +60,8 @@ class Account:
     password change, deletion) ended its session."""
 
     def __init__(self) -> None:
-        self.client = schemathesis.python.asgi.get_client(app)
+        # schemathesis' ASGI client: the app's lifespan and event loop are the ones cases use.
+        self.client = asgi.get_client(app)  # type: ignore[arg-type]
         response = self.client.post(
             "/api/v1/auth/register",
             json={"email": "fuzz@example.com", "password": PASSWORD, "refresh_via": "body"},
@@ -99,7 +101,9 @@ def account() -> Account:
     deadline=None,
     suppress_health_check=list(HealthCheck),
 )
-def test_every_operation_answers_as_documented(case: schemathesis.Case, account: Account) -> None:
+def test_every_operation_answers_as_documented(
+    case: schemathesis.Case[Any], account: Account
+) -> None:
     account.ensure_signed_in()
     response = case.call(headers=account.headers, timeout=10)
     case.validate_response(response, checks=CHECKS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zxcvbn import zxcvbn
+from zxcvbn import zxcvbn  # type: ignore[import-untyped]
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128

@@ -133,7 +133,7 @@ async def end_access_tokens(session: AsyncSession, user_id: str, *, all_sessions
     await session.execute(
         update(User)
         .where(col(User.id) == user_id)
-        .values(token_version=User.token_version + 1)  # type: ignore[operator]
+        .values(token_version=col(User.token_version) + 1)
         .execution_options(synchronize_session=False)
     )
     if all_sessions:

@@ -45,7 +45,7 @@ async def test_access_tokens_are_short_and_refresh_tokens_are_stored_hashed(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     body = await sign_up(client, "hana@example.com")
-    assert body["expires_in"] == 15 * 60
+    assert int(body["expires_in"]) == 15 * 60
     assert int(body["refresh_expires_in"]) == 30 * 24 * 3600
     async with app.state.runtime.sessions() as session:
         rows = (await session.execute(RefreshToken.__table__.select())).all()  # type: ignore[attr-defined]

@@ -37,7 +37,8 @@ from todo.backend.models import (
 )
 from todo.backend.rate_limits import RateLimited
 from todo.backend.runtime import Runtime
-from todo.backend.settings import CookieSecure, Environment
+from todo.backend.settings import CookieSecure
+from todo.shared.settings_common import Environment
 
 router = APIRouter(tags=["auth"])
 
