@@ -26,7 +26,7 @@ API = "/api/v1"
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
     # Tests sign many users up from one address.
     devstack = DevStack(
-        tmp_path_factory.mktemp("devstack"), backend_settings={"TODO_SIGN_UP_RATE": "1000/minute"}
+        tmp_path_factory.mktemp("devstack"), backend_fields={"sign_up_rate": "1000/minute"}
     )
     asyncio.run(devstack.start())
     try:

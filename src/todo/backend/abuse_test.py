@@ -83,13 +83,12 @@ async def test_422_never_echoes_a_password_nor_more_than_an_excerpt(
     assert huge not in r.text
     assert len(r.text) < 1500, r.text
     by_field = {tuple(e["loc"]): e for e in body["detail"]}
-    assert by_field[("body", "password")]["input"] == "[redacted]"
+    assert "input" not in by_field[("body", "password")]
     assert by_field[("body", "email")]["input"].endswith("…")
-    # A missing field echoes the whole body: its secrets are redacted there too.
+    # A missing field would echo the whole body: an object is never echoed.
     r = await client.post("/api/v1/auth/login", json={"password": "hunter2-secret"})
     assert r.status_code == 422
     assert "hunter2-secret" not in r.text
-    assert r.json()["detail"][0]["input"] == {"password": "[redacted]"}
 
 
 async def test_sign_ups_are_limited_per_address_with_retry_after(

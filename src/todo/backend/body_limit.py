@@ -21,8 +21,8 @@ class PayloadTooLarge(ApiError):
     def __init__(self, limit: int) -> None:
         super().__init__(
             413,
-            "payload_too_large",
             f"the request body is larger than this server accepts ({limit} bytes)",
+            "payload_too_large",
         )
 
 

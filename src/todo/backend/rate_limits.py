@@ -84,8 +84,8 @@ class RateLimited(ApiError):
     def __init__(self, what: str, retry_after: int) -> None:
         super().__init__(
             429,
-            "rate_limited",
             f"too many {what}: try again in {retry_after} seconds",
+            "rate_limited",
             headers={"Retry-After": str(retry_after)},
         )
 

@@ -45,8 +45,13 @@ async def address(tmp_path: Path) -> AsyncIterator[tuple[str, int]]:
 
 
 async def read_all(reader: asyncio.StreamReader, within: float) -> bytes:
-    """Everything the server sends until it closes; fails if it keeps the connection."""
-    return await asyncio.wait_for(reader.read(), within)
+    """Everything the server sends until it closes; fails if it keeps the connection.
+    A server that closes while the client is still sending resets the connection (its
+    408 may be lost then): that is closed too."""
+    try:
+        return await asyncio.wait_for(reader.read(), within)
+    except ConnectionResetError:
+        return b"(reset)"
 
 
 async def test_a_silent_connection_is_closed(address: tuple[str, int]) -> None:
@@ -69,7 +74,7 @@ async def test_headers_trickled_byte_by_byte_are_cut_off(address: tuple[str, int
         sent += 1
         await asyncio.sleep(0.02)
     answer = await closed
-    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert answer.startswith(b"HTTP/1.1 408 ") or answer == b"(reset)", answer
     assert sent < len(request)  # closed while the trickle went on
     writer.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -14,17 +13,9 @@ from sqlalchemy import update
 
 from todo.backend import sessions
 from todo.backend.api.routes.auth import REFRESH_COOKIE, REFRESH_COOKIE_PATH
-from todo.backend.conftest import make_settings
 from todo.backend.models import RefreshToken, utcnow
-from todo.backend.settings import BackendSettings
 
 PASSWORD = "correct horse"
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> BackendSettings:
-    # Many sign-ups from one test client: the sign-up limit is tested in abuse_test.py.
-    return make_settings(database_url, tmp_path).model_copy(update={"sign_up_rate": "100/minute"})
 
 
 async def sign_up(client: httpx.AsyncClient, email: str, via: str = "body") -> dict[str, str]:
@@ -221,7 +212,7 @@ async def test_password_change_needs_the_current_password_and_the_policy(
     )
     assert weak.status_code == 422
     assert weak.json()["detail"][0]["loc"] == ["body", "new_password"]
-    assert weak.json()["detail"][0]["input"] == "[redacted]"
+    assert "input" not in weak.json()["detail"][0]
 
 
 async def test_a_deleted_account_s_token_stops_at_once(

@@ -27,11 +27,6 @@ class CookieSecure(StrEnum):
     NEVER = "never"
 
 
-class SchedulerKind(StrEnum):
-    DATABASE = "database"
-    DAPR = "dapr"
-
-
 class BackendSettings(BaseSettings):
     # A refused value is never printed: it may be a secret.
     model_config = SettingsConfigDict(env_prefix="TODO_", extra="ignore", hide_input_in_errors=True)
@@ -75,8 +70,8 @@ class BackendSettings(BaseSettings):
     dapr_http_port: int = Field(default=3500, validation_alias="DAPR_HTTP_PORT")
     dapr_api_token: str = Field(default="", validation_alias="DAPR_API_TOKEN")
     pubsub_name: str = "pubsub"
-    scheduler: SchedulerKind = SchedulerKind.DATABASE
-    # Run the worker's handlers in this process (the embedded shape).
+    # Run the reminder machinery in this process, with the database scheduler (the embedded
+    # shape); false when a worker service consumes the events.
     embedded_worker: bool = True
     # The Dapr app API token: internal endpoints accept only calls that carry it.
     app_api_token: str = ""

@@ -19,13 +19,17 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from todo.backend.settings import BusKind
 from todo.devstack.dapr import DaprScheduler, DaprSidecar, ensure_dapr_binaries
 from todo.devstack.helm import render_chart
 from todo.devstack.kafka import KafkaBroker, ensure_topics
 from todo.devstack.ports import free_port
 from todo.devstack.postgres import PostgresServer
-from todo.devstack.processes import PythonService, StartStop, python_env, stop_requested
+from todo.devstack.processes import PythonService, StartStop, stop_requested
+from todo.devstack.shapes import backend_service, backend_settings, settings_of, worker_service
+from todo.worker.settings import WorkerBus, WorkerSettings
 
 BACKEND_APP_ID = "todo-backend"
 WORKER_APP_ID = "todo-worker"
@@ -74,8 +78,8 @@ class DevStack(StartStop):
     worker_port: int = field(default_factory=free_port)
     app_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     dapr_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    # More TODO_* settings of the backend (e.g. a load test lifts the sign-in limits).
-    backend_settings: dict[str, str] = field(default_factory=dict)
+    # More fields of the backend's settings (e.g. a load test lifts the sign-in limits).
+    backend_fields: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -125,39 +129,29 @@ class DevStack(StartStop):
         await ensure_topics(self.kafka.bootstrap)
         await self.scheduler.start()
         await render_resources(self.work_dir / "dapr", self.kafka.bootstrap, database_url)
-        self.backend = PythonService(
-            "backend",
-            "todo.backend.main",
-            self.backend_port,
-            python_env(
-                {
-                    "TODO_PORT": str(self.backend_port),
-                    "TODO_DATABASE_URL": database_url,
-                    "TODO_DATA_DIR": str(self.work_dir / "backend"),
-                    "TODO_BUS": "dapr",
-                    "TODO_EMBEDDED_WORKER": "false",
-                    "TODO_APP_API_TOKEN": self.app_api_token,
-                    "TODO_JWT_SECRET": secrets.token_urlsafe(48),
-                    "DAPR_HTTP_PORT": str(self.backend_sidecar.http_port),
-                    "DAPR_API_TOKEN": self.dapr_api_token,
-                    "TODO_OUTBOX_POLL_SECONDS": "0.2",
-                    **self.backend_settings,
-                }
+        self.backend = backend_service(
+            backend_settings(
+                self.backend_port,
+                self.work_dir / "backend",
+                database_url=database_url,
+                bus=BusKind.DAPR,
+                embedded_worker=False,
+                app_api_token=self.app_api_token,
+                DAPR_HTTP_PORT=self.backend_sidecar.http_port,
+                DAPR_API_TOKEN=self.dapr_api_token,
+                outbox_poll_seconds=0.2,
+                **self.backend_fields,
             ),
             self.work_dir / "logs" / "backend.log",
         )
-        self.worker = PythonService(
-            "worker",
-            "todo.worker.main",
-            self.worker_port,
-            python_env(
-                {
-                    "TODO_WORKER_PORT": str(self.worker_port),
-                    "TODO_WORKER_BUS": "dapr",
-                    "TODO_WORKER_APP_API_TOKEN": self.app_api_token,
-                    "DAPR_HTTP_PORT": str(self.worker_sidecar.http_port),
-                    "DAPR_API_TOKEN": self.dapr_api_token,
-                }
+        self.worker = worker_service(
+            settings_of(
+                WorkerSettings,
+                port=self.worker_port,
+                bus=WorkerBus.DAPR,
+                app_api_token=self.app_api_token,
+                DAPR_HTTP_PORT=self.worker_sidecar.http_port,
+                DAPR_API_TOKEN=self.dapr_api_token,
             ),
             self.work_dir / "logs" / "worker.log",
         )

@@ -49,7 +49,7 @@ _bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/au
 
 class Unauthorized(ApiError):
     def __init__(self, detail: str) -> None:
-        super().__init__(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+        super().__init__(401, detail, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
 
 
 @dataclass(frozen=True)
@@ -83,9 +83,9 @@ async def get_caller(
     except auth.ExternalEmailTaken:
         raise ApiError(
             409,
-            "email_taken",
             "an account with this token's email already exists: sign in to it with its "
             "password (accounts are not linked by email)",
+            "email_taken",
         ) from None
     return Caller(user, datetime.fromtimestamp(int(claims["exp"]), UTC), None)
 

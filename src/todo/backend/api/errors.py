@@ -1,30 +1,79 @@
-"""Error answers of the API: JSON `{"detail", "code"}`, with a machine code per kind.
+"""Every error answer of the API, in one place and one shape.
 
-`ApiError` is what routes and dependencies raise for their own refusals; ASGI middleware
-that answers before any route runs (body limit, read deadline) uses `error_response`.
-Validation errors (422) keep FastAPI's list of `{loc, msg, type}` but never echo a secret
-and never more than a short excerpt of what was sent: an 8 MB field is not sent back.
+The body is always JSON `{"detail": ..., "code": ...}`: `detail` is a sentence for
+people (or, for 422, FastAPI's list of `{loc, msg, type}`), `code` a stable machine code
+clients map to their own words. Domain errors (`todo.domain.errors`) are mapped here, so
+use cases raise and routes stay one call.
+
+A 422 never echoes a secret and never more than a short excerpt of any input: the
+answer to an 8 MB field is not 8 MB, and a password is never sent back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-# Field names whose values are never echoed, wherever they appear in a body.
-SECRET_FIELDS = frozenset(
-    {"password", "current_password", "new_password", "refresh_token", "access_token", "token"}
+from todo.domain.errors import (
+    AlreadyExists,
+    DomainError,
+    InvalidChange,
+    NotFound,
+    Uncomputable,
+    VersionConflict,
 )
-EXCERPT_CHARS = 64
-EXCERPT_ITEMS = 8
-_EXCERPT_DEPTH = 3
-REDACTED = "[redacted]"
+
+log = logging.getLogger(__name__)
+
+# The codes of plain HTTP errors (raised by FastAPI, Starlette or a route).
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    412: "version_conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
+_SECRET_FIELDS = frozenset({"password", "new_password", "current_password", "token", "secret"})
+_EXCERPT = 64
+
+
+class ApiError(StarletteHTTPException):
+    """An HTTP error with its machine code (`detail` for people, `code` for clients)."""
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: Any,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code, detail, dict(headers) if headers else None)
+        self.code = code or _STATUS_CODES.get(status_code, "error")
+
+
+def error_body(detail: Any, code: str) -> dict[str, Any]:
+    return {"detail": detail, "code": code}
+
+
+def error_response(
+    status_code: int, code: str, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """An error answer from where no exception handler runs (ASGI middleware)."""
+    return JSONResponse(error_body(detail, code), status_code=status_code, headers=headers)
 
 
 class ErrorBody(BaseModel):
@@ -34,24 +83,17 @@ class ErrorBody(BaseModel):
     code: str
 
 
-class ApiError(HTTPException):
-    """An HTTP error with a machine code, answered as `{"detail", "code"}`."""
-
-    def __init__(
-        self,
-        status_code: int,
-        code: str,
-        detail: str,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(status_code, detail, dict(headers) if headers else None)
-        self.code = code
-
-
-def error_response(
-    status_code: int, code: str, detail: str, headers: Mapping[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse({"detail": detail, "code": code}, status_code=status_code, headers=headers)
+_DESCRIPTIONS = {
+    400: "Malformed request (`bad_request`)",
+    401: "Missing, invalid, expired or revoked credentials (`unauthorized`)",
+    403: "Not allowed (e.g. `wrong_password`)",
+    404: "No such resource for this user (`not_found`)",
+    409: "Conflicts with what is stored (e.g. `email_taken`)",
+    412: "If-Match does not match (`version_conflict`)",
+    413: "The body is larger than the server accepts (`payload_too_large`)",
+    429: "Too many attempts: wait `Retry-After` seconds (`rate_limited`)",
+    503: "A dependency or capacity is unavailable (`service_unavailable`)",
+}
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -59,101 +101,80 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
 
 
-_DESCRIPTIONS = {
-    400: "Malformed request",
-    401: "Missing, invalid, expired or revoked credentials (`unauthorized`)",
-    403: "Not allowed",
-    404: "No such resource for this user (`not_found`)",
-    408: "The request was not read in time (`request_timeout`)",
-    409: "Conflicts with what is stored (e.g. `email_taken`)",
-    412: "If-Match does not match (`version_conflict`)",
-    413: "The body is larger than the server accepts (`payload_too_large`)",
-    429: "Too many attempts: wait `Retry-After` seconds (`rate_limited`)",
-    503: "A dependency is unavailable (`service_unavailable`)",
-}
+def field_error(loc: Sequence[str | int], msg: str, kind: str = "value_error") -> ApiError:
+    """A 422 of the same shape as FastAPI's own, for a rule checked in code."""
+    return ApiError(422, [{"loc": list(loc), "msg": msg, "type": kind}], "validation_error")
 
 
-def excerpt(value: Any, depth: int = 0) -> Any:
-    """A short, secret-free copy of a value sent by a client, for an error answer."""
+def _excerpt(value: Any) -> Any:
     if isinstance(value, str):
-        return value if len(value) <= EXCERPT_CHARS else value[:EXCERPT_CHARS] + "…"
-    if isinstance(value, bytes):
-        return excerpt(value.decode("utf-8", "replace"), depth)
-    if isinstance(value, bool) or value is None or isinstance(value, float):
+        text = value if len(value) <= _EXCERPT else value[:_EXCERPT] + "…"
+        # A lone surrogate cannot be sent as UTF-8: show it escaped instead.
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, int | float | bool) or value is None:
         return value
-    if isinstance(value, int):
-        return value if value.bit_length() <= 64 else excerpt(f"{value:.3e}", depth)
-    if depth >= _EXCERPT_DEPTH:
-        return "…"
-    if isinstance(value, Mapping):
-        items = list(value.items())
-        kept = {
-            str(key): REDACTED if str(key) in SECRET_FIELDS else excerpt(item, depth + 1)
-            for key, item in items[:EXCERPT_ITEMS]
+    return f"<{type(value).__name__}>"
+
+
+def _safe_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    safe = []
+    for error in errors:
+        loc = [str(part) if isinstance(part, str) else part for part in error.get("loc", ())]
+        item: dict[str, Any] = {
+            "loc": [_excerpt(part) for part in loc],
+            "msg": _excerpt_message(str(error.get("msg", ""))),
+            "type": error.get("type", "value_error"),
         }
-        if len(items) > EXCERPT_ITEMS:
-            kept["…"] = f"{len(items) - EXCERPT_ITEMS} more"
-        return kept
-    if isinstance(value, list | tuple):
-        kept_items = [excerpt(item, depth + 1) for item in value[:EXCERPT_ITEMS]]
-        if len(value) > EXCERPT_ITEMS:
-            kept_items.append(f"… {len(value) - EXCERPT_ITEMS} more")
-        return kept_items
-    return excerpt(repr(value), depth)
+        if "input" in error and not _SECRET_FIELDS.intersection(map(str, loc)):
+            item["input"] = _excerpt(error["input"])
+        safe.append(item)
+    return safe
 
 
-def trimmed(error: Mapping[str, Any]) -> dict[str, Any]:
-    """One validation error without its secret, and with at most an excerpt of its input."""
-    kept: dict[str, Any] = {key: error[key] for key in ("loc", "msg", "type") if key in error}
-    if "ctx" in error:
-        kept["ctx"] = {
-            str(key): excerpt(value if isinstance(value, str | int | float) else str(value))
-            for key, value in dict(error["ctx"]).items()
-        }
-    if "input" in error:
-        loc = [str(part) for part in error.get("loc", ())]
-        kept["input"] = REDACTED if SECRET_FIELDS.intersection(loc) else excerpt(error["input"])
-    return kept
+def _excerpt_message(message: str) -> str:
+    # Messages of custom validators may quote the value: keep them short too.
+    return message if len(message) <= 300 else message[:300] + "…"
 
 
-async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
-    return error_response(exc.status_code, exc.code, str(exc.detail), exc.headers)
-
-
-# Codes of the HTTP errors that FastAPI and Starlette raise themselves (a body that is
-# not JSON, an unknown path, a method the path does not have).
-_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "version_conflict",
-    412: "version_conflict",
-    422: "invalid_change",
-    503: "service_unavailable",
-}
-
-
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    code = _CODES.get(exc.status_code, f"http_{exc.status_code}")
-    # `detail` stays as raised: a text, or (422) a list of field errors.
-    return JSONResponse(
-        {"detail": exc.detail, "code": code}, status_code=exc.status_code, headers=exc.headers
-    )
-
-
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    return JSONResponse(
-        {"detail": [trimmed(error) for error in exc.errors()], "code": "validation_error"},
-        status_code=422,
-    )
+def _domain_answer(exc: DomainError) -> tuple[int, Any, dict[str, str]]:
+    if isinstance(exc, NotFound):
+        return 404, f"there is no {exc.kind} with this id", {}
+    if isinstance(exc, VersionConflict):
+        status = 412 if exc.via == "if-match" else 409
+        detail = (
+            f"the task changed since you read it (it is at version {exc.current}, "
+            f"not {exc.expected}): reload it and apply your change again"
+        )
+        return status, detail, {"ETag": f'"{exc.current}"'}
+    if isinstance(exc, InvalidChange | Uncomputable):
+        where = "body" if isinstance(exc, InvalidChange) else "state"
+        return 422, [{"loc": [where, exc.field], "msg": exc.reason, "type": "value_error"}], {}
+    if isinstance(exc, AlreadyExists):
+        return 409, str(exc), {}
+    return 400, str(exc), {}
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        status, detail, headers = _domain_answer(exc)
+        return JSONResponse(error_body(detail, exc.code), status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(error_body(_safe_errors(exc.errors()), "validation_error"), 422)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette logs the traceback; the client gets the shape, never the internals.
+        return JSONResponse(error_body("internal error", "internal_error"), 500)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = getattr(exc, "code", None) or _STATUS_CODES.get(exc.status_code, "error")
+        detail = exc.detail
+        if isinstance(detail, list):
+            detail = _safe_errors(detail)
+        return JSONResponse(
+            error_body(detail, code), exc.status_code, headers=dict(exc.headers or {})
+        )

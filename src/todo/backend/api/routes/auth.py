@@ -120,7 +120,7 @@ async def register(
     try:
         user = await auth.register(session, body)
     except auth.EmailTaken:
-        raise ApiError(409, "email_taken", "an account with this email already exists") from None
+        raise ApiError(409, "an account with this email already exists", "email_taken") from None
     refresh = await sessions.start(session, user.id, _refresh_lifetime(runtime))
     return _token(request, response, runtime, user, refresh, body.refresh_via)
 
@@ -142,7 +142,7 @@ async def login(
 
 class WrongPassword(ApiError):
     def __init__(self) -> None:
-        super().__init__(403, "wrong_password", "the password is wrong")
+        super().__init__(403, "the password is wrong", "wrong_password")
 
 
 async def _verified(
@@ -191,8 +191,8 @@ async def refresh(
             _clear_cookie(response)
         raise ApiError(
             401,
-            exc.code,
             exc.reason,
+            exc.code,
             headers={"WWW-Authenticate": "Bearer", **_cookie_headers(response)},
         ) from None
     return _token(request, response, runtime, user, issued, via)
@@ -269,7 +269,7 @@ async def change_password(
         raise Unauthorized("token of an unknown user")
     if stored.password_hash is None:
         raise ApiError(
-            400, "no_password", "this account signs in through its issuer: it has no password"
+            400, "this account signs in through its issuer: it has no password", "no_password"
         )
     await _verified(runtime, session, user.email, body.current_password, None, WrongPassword())
     stored = await session.get(User, user.id)
@@ -307,7 +307,7 @@ async def delete_me(
         raise Unauthorized("token of an unknown user")
     if stored.password_hash is not None:
         if body.password is None:
-            raise ApiError(403, "password_required", "confirm with your password")
+            raise ApiError(403, "confirm with your password", "password_required")
         await _verified(runtime, session, stored.email, body.password, None, WrongPassword())
         stored = await session.get(User, caller.user.id)
         assert stored is not None

@@ -49,12 +49,12 @@ async def stream(
         if exc.scope == "this account":
             raise ApiError(
                 429,
-                "rate_limited",
                 f"{exc}: close one (another tab) first",
+                "rate_limited",
                 headers={"Retry-After": "30"},
             ) from None
         raise ApiError(
-            503, "service_unavailable", f"{exc}: try again later", headers={"Retry-After": "30"}
+            503, f"{exc}: try again later", "service_unavailable", headers={"Retry-After": "30"}
         ) from None
 
     async def events() -> AsyncIterator[dict[str, str]]:

@@ -1,7 +1,7 @@
 """sessions and external identities: token versions, refresh tokens, (issuer, subject)
 
-Revision ID: 0002_sessions
-Revises: 0001
+Revision ID: 0003_sessions
+Revises: 0002
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import todo.shared.db
 
-revision: str = "0002_sessions"
-down_revision: str | None = "0001"
+revision: str = "0003_sessions"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
