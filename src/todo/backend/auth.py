@@ -207,7 +207,12 @@ async def user_for_external_claims(session: AsyncSession, claims: dict[str, Any]
         return user
     email = _external_email(claims, issuer, subject)
     if await session.scalar(select(User.id).where(col(User.email) == email)) is not None:
-        raise ExternalEmailTaken(email)
+        # The same identity's first request may have just committed its account (the
+        # account and its identity commit together).
+        existing = await _external_user(session, issuer, subject)
+        if existing is None:
+            raise ExternalEmailTaken(email)
+        return existing
     name = claims.get("name")
     user = User(email=email, display_name=name[:100] if isinstance(name, str) else "")
     try:
