@@ -24,7 +24,10 @@ API = "/api/v1"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    devstack = DevStack(tmp_path_factory.mktemp("devstack"))
+    # Tests sign many users up from one address.
+    devstack = DevStack(
+        tmp_path_factory.mktemp("devstack"), backend_fields={"sign_up_rate": "1000/minute"}
+    )
     asyncio.run(devstack.start())
     try:
         yield devstack

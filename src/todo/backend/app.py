@@ -20,11 +20,14 @@ from sqlalchemy import text
 from todo.backend.api.errors import install_error_handlers
 from todo.backend.api.router import api_router, internal_router
 from todo.backend.auth import TokenIssuer
+from todo.backend.body_limit import BodyLimit
 from todo.backend.gateway_local import LocalTaskGateway
 from todo.backend.live import LiveUpdates
 from todo.backend.migrate import upgrade_async
 from todo.backend.outbox import OutboxRelay, OutboxSignal
+from todo.backend.rate_limits import AbusePolicy
 from todo.backend.runtime import Runtime
+from todo.backend.security_headers import SecurityHeaders
 from todo.backend.settings import BackendSettings, BusKind, get_settings
 from todo.backend.web import web_router
 from todo.domain.events import Topic
@@ -62,7 +65,7 @@ def build_runtime(settings: BackendSettings) -> Runtime:
     sessions = session_factory(engine, after_commit=signal.after_commit)
     bus = build_bus(settings)
     relay = OutboxRelay(sessions, bus, signal, poll_seconds=settings.outbox_poll_seconds)
-    live = LiveUpdates()
+    live = LiveUpdates(per_user=settings.live_streams_per_user, total=settings.live_streams_total)
     # Every replica sees every refresh: its browsers may belong to any user.
     bus.subscribe(Topic.TASK_UPDATES, f"backend-live-{uuid.uuid4().hex[:8]}", live)
     tokens = TokenIssuer(
@@ -74,7 +77,10 @@ def build_runtime(settings: BackendSettings) -> Runtime:
         external_issuer=settings.external_issuer,
         external_audience=settings.external_audience,
     )
-    runtime = Runtime(settings, engine, sessions, bus, relay, live, tokens)
+    abuse = AbusePolicy.parse(
+        settings.sign_up_rate, settings.sign_in_rate, settings.sign_in_failure_rate
+    )
+    runtime = Runtime(settings, engine, sessions, bus, relay, live, tokens, abuse)
     if settings.embedded_worker:
         runtime.scheduler = DatabaseScheduler(sessions)
         runtime.task_gateway = LocalTaskGateway(sessions)
@@ -115,10 +121,14 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Tasks with due dates, reminders and recurrence; every change is an event.",
         lifespan=lifespan,
+        # Starlette's slash redirect builds its Location from the Host header.
+        redirect_slashes=False,
     )
     app.state.runtime = runtime
-    instrument(app)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    instrument(app)
+    app.add_middleware(SecurityHeaders)
     app.include_router(health_router({"database": database_ready, "event bus": bus_ready}))
     app.include_router(api_router)
     app.include_router(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from todo.backend.app import create_app
+from todo.backend.server import server_config
 from todo.backend.settings import get_settings
 
 
@@ -17,14 +18,7 @@ def run() -> None:
     else:
         shape = f"backend service ({database}, {settings.bus.value} bus)"
     print(f"Todo Cloud {shape}: open http://{settings.host}:{settings.port}/", flush=True)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        access_log=False,
-    )
+    uvicorn.Server(server_config(app, settings)).run()
 
 
 if __name__ == "__main__":

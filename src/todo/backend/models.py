@@ -3,8 +3,9 @@
 - Tasks: `TaskBase` (the fields a user edits, with their bounds), `TaskCreate` and
   `TaskUpdate` (input), `Task` (the table, with typed columns: enums, and reminders and
   the recurrence rule as JSON models), `TaskPublic` and `TasksPublic` (output).
-- Users: `User` (the table), `UserRegister` and `UserLogin` (input), `UserPublic` and
-  `Token` (output).
+- Users: `User`, `ExternalIdentity` and `RefreshToken` (tables), `UserRegister`,
+  `UserLogin`, `RefreshRequest`, `PasswordChange` and `AccountDeletion` (input),
+  `UserPublic` and `Token` (output).
 - Notifications: `Notification` (the table), `NotificationPublic(s)` (output).
 - `OutboxEvent`: the events staged with each change (`todo.backend.outbox`).
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from functools import cache
 from typing import Annotated, Any, Self
 from zoneinfo import available_timezones
@@ -25,11 +27,16 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     EmailStr,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from todo.backend.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
+from todo.backend.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
+from todo.backend.passwords import password_problem
 from todo.domain.bounds import RANGE_TEXT, Instant, SafeText, within_range
 from todo.domain.events import ReminderKind, ReminderSpec
 from todo.domain.recurrence import RecurrenceRule
@@ -51,6 +58,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class RefreshVia(StrEnum):
+    """Where a sign-in hands over its refresh token: an httpOnly cookie (browsers) or
+    the JSON body (other clients, which then send it back in the refresh body)."""
+
+    COOKIE = "cookie"
+    BODY = "body"
+
+
 # --- users ---------------------------------------------------------------------------
 
 
@@ -61,26 +76,109 @@ class User(SQLModel, table=True):
     email: str = Field(unique=True, index=True, max_length=320)
     display_name: str = Field(default="", max_length=100)
     password_hash: str | None = Field(default=None, max_length=200)
-    # Subject at an external issuer, for users that sign in through one.
-    external_subject: str | None = Field(default=None, unique=True, max_length=255)
+    # Every access token names the version it was issued at: raising it (sign-out,
+    # password change) makes all older access tokens fail at once.
+    token_version: int = Field(default=0)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+
+
+class ExternalIdentity(SQLModel, table=True):
+    """A user of an external OpenID issuer: one account per (issuer, subject)."""
+
+    __tablename__ = "external_identities"
+
+    issuer: str = Field(primary_key=True, max_length=255)
+    subject: str = Field(primary_key=True, max_length=255)
+    user_id: str = Field(foreign_key="users.id", max_length=36, ondelete="CASCADE", index=True)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class RefreshToken(SQLModel, table=True):
+    """One refresh token, stored as its SHA-256 only. A sign-in starts a family; each
+    refresh replaces the token by a new one of the same family, and a replaced token
+    presented again revokes its whole family (it was copied)."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="users.id", max_length=36, ondelete="CASCADE", index=True)
+    family_id: str = Field(max_length=36, index=True)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    rotated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+def _checked_password(password: str, email: str = "") -> str:
+    problem = password_problem(password, email=email)
+    if problem is not None:
+        raise ValueError(problem)
+    return password
 
 
 class UserRegister(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
-    password: str = Field(min_length=8, max_length=128)
+    password: str = Field(
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
+        description="Not one of the common passwords of leaked lists, nor the email address",
+    )
     display_name: str = Field(default="", max_length=100)
+    refresh_via: RefreshVia = RefreshVia.COOKIE
+
+    @field_validator("password")
+    @classmethod
+    def _password_policy(cls, value: str, info: ValidationInfo) -> str:
+        # Fields validate in order: the email is known here when it was valid.
+        return _checked_password(value, str(info.data.get("email", "")))
 
 
 class UserLogin(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
-    password: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    refresh_via: RefreshVia = RefreshVia.COOKIE
+
+
+class RefreshRequest(BaseModel):
+    """Without a body (or without `refresh_token`), the refresh cookie is used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+    refresh_via: RefreshVia = RefreshVia.COOKIE
+
+    @field_validator("new_password")
+    @classmethod
+    def _password_policy(cls, value: str) -> str:
+        return _checked_password(value)
+
+
+class AccountDeletion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_PASSWORD_LENGTH,
+        description="Required for an account with a password",
+    )
 
 
 class UserPublic(BaseModel):
@@ -93,7 +191,10 @@ class UserPublic(BaseModel):
 class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"
-    expires_in: int
+    expires_in: int = Field(description="Seconds until the access token expires")
+    # Only with `refresh_via: body`; browsers get it as an httpOnly cookie instead.
+    refresh_token: str | None = None
+    refresh_expires_in: int = Field(description="Seconds until the refresh token expires")
     user: UserPublic
 
 

@@ -20,6 +20,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from todo.backend.settings import BusKind
 from todo.devstack import shapes
@@ -85,6 +86,8 @@ class DevStack(StartStop):
     worker_port: int = field(default_factory=free_port)
     app_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     dapr_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # More fields of the backend's settings (e.g. a load test lifts the sign-in limits).
+    backend_fields: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -145,6 +148,7 @@ class DevStack(StartStop):
                 DAPR_HTTP_PORT=self.backend_sidecar.http_port,
                 DAPR_API_TOKEN=self.dapr_api_token,
                 outbox_poll_seconds=0.2,
+                **self.backend_fields,
             ),
             self.work_dir / "logs" / "backend.log",
         )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from todo.shared.settings_common import Environment, refuse_weak_secret
 
 
 class WorkerBus(StrEnum):
@@ -15,8 +18,12 @@ class WorkerBus(StrEnum):
 
 
 class WorkerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TODO_WORKER_", extra="ignore")
+    # A refused value is never printed: it may be a secret.
+    model_config = SettingsConfigDict(
+        env_prefix="TODO_WORKER_", extra="ignore", hide_input_in_errors=True
+    )
 
+    environment: Environment = Environment.LOCAL
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=0, le=65535)
     log_level: str = "INFO"
@@ -35,6 +42,14 @@ class WorkerSettings(BaseSettings):
     backend_app_id: str = "todo-backend"
     pubsub_name: str = "pubsub"
     state_store_name: str = "statestore"
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets_outside_local(self) -> Self:
+        if self.environment is not Environment.LOCAL:
+            where = f"when TODO_WORKER_ENVIRONMENT={self.environment.value}"
+            refuse_weak_secret("TODO_WORKER_APP_API_TOKEN", self.app_api_token, where)
+            refuse_weak_secret("DAPR_API_TOKEN", self.dapr_api_token, where)
+        return self
 
 
 @lru_cache

@@ -67,8 +67,49 @@ function queryString(query) {
   return text ? `?${text}` : "";
 }
 
+let refreshing = null;
+/**
+ * A new access token from the refresh cookie (httpOnly: this script never sees it). One
+ * refresh at a time per tab; when another tab's refresh replaced the cookie a moment
+ * before (`refresh_token_rotated`), try once more with the newer cookie.
+ * Resolves to true when signed in again.
+ */
+export function refreshSession() {
+  refreshing ??= (async () => {
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const response = await fetch(`${BASE}/auth/refresh`, { method: "POST" }).catch(() => null);
+      if (response?.ok) {
+        const token = await response.json();
+        session.save(token.access_token, token.user);
+        return true;
+      }
+      const data = await response?.json().catch(() => null);
+      if (data?.code !== "refresh_token_rotated") return false;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    return false;
+  })().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
 /** JSON request; resolves to the parsed body (null for 204), rejects with ApiError. */
-export async function request(method, path, { body, query, headers, signal, auth = true } = {}) {
+export async function request(method, path, options = {}) {
+  try {
+    return await send(method, path, options);
+  } catch (err) {
+    // An access token lives minutes: renew it once, then repeat the request.
+    if (err.status !== 401 || options.auth === false || !session.token) throw err;
+    if (!(await refreshSession())) {
+      unauthorizedHandler();
+      throw err;
+    }
+    return send(method, path, options);
+  }
+}
+
+async function send(method, path, { body, query, headers, signal, auth = true } = {}) {
   const init = { method, headers: { Accept: "application/json", ...headers }, signal };
   if (auth && session.token) init.headers.Authorization = `Bearer ${session.token}`;
   if (body !== undefined) {
@@ -84,19 +125,18 @@ export async function request(method, path, { body, query, headers, signal, auth
   }
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    if (response.status === 401 && auth && session.token) unauthorizedHandler();
-    throw new ApiError(response.status, data?.detail ?? response.statusText);
-  }
+  if (!response.ok) throw new ApiError(response.status, data?.detail ?? response.statusText);
   return data;
 }
 
+const bearer = () => (session.token ? { Authorization: `Bearer ${session.token}` } : undefined);
 const ifMatch = (version) => (version ? { "If-Match": `"${version}"` } : undefined);
 const enc = encodeURIComponent;
 
 export const api = {
   register: (body) => request("POST", "/auth/register", { body, auth: false }),
   login: (body) => request("POST", "/auth/login", { body, auth: false }),
+  logout: () => request("POST", "/auth/logout", { auth: false, headers: bearer() }),
   me: () => request("GET", "/users/me"),
 
   listTasks: (query, signal) => request("GET", "/tasks", { query, signal }),

@@ -1,6 +1,6 @@
 // Todo Cloud in the browser: wires the views, the API session and the live stream together.
 
-import { api, onUnauthorized, session, STREAM_URL } from "./api.js";
+import { api, onUnauthorized, refreshSession, session, STREAM_URL } from "./api.js";
 import { AuthView } from "./auth.js";
 import { byId } from "./dom.js";
 import { LiveStream } from "./live.js";
@@ -76,7 +76,8 @@ function enterApp(user) {
   stream?.stop();
   stream = new LiveStream({
     url: STREAM_URL,
-    token: session.token,
+    token: () => session.token,
+    refresh: refreshSession,
     onEvent: onLiveEvent,
     onStatus: setLiveStatus,
     onUnauthorized: () => signOut("Your session has expired. Please sign in again."),
@@ -103,7 +104,11 @@ function signOut(message = "") {
 }
 
 onUnauthorized(() => signOut("Your session has expired. Please sign in again."));
-byId("sign-out").addEventListener("click", () => signOut());
+byId("sign-out").addEventListener("click", () => {
+  // Revokes the refresh cookie and ends the access token server-side.
+  api.logout().catch(() => {});
+  signOut();
+});
 byId("new-task").addEventListener("click", (e) => dialog.open(null, e.currentTarget));
 document.addEventListener("keydown", (e) => {
   // "n" opens a new task, "/" jumps to search (not while typing or with a dialog open).

@@ -46,15 +46,17 @@ export async function* parseEventStream(body, onActivity = () => {}) {
 
 /**
  * A self-reconnecting event stream. `onStatus` gets "connecting" | "live" | "reconnecting"
- * | "offline"; `onEvent` gets every parsed event; `onUnauthorized` stops the stream.
+ * | "offline"; `onEvent` gets every parsed event. `token()` gives the current access
+ * token; on 401 `refresh()` renews it (resolving true) or `onUnauthorized` stops the
+ * stream. The server ends a stream when its token expires: it reconnects at once.
  */
 export class LiveStream {
   #controller = null;
   #running = false;
   #wake = null;
 
-  constructor({ url, token, onEvent, onStatus, onUnauthorized }) {
-    Object.assign(this, { url, token, onEvent, onStatus, onUnauthorized });
+  constructor({ url, token, refresh, onEvent, onStatus, onUnauthorized }) {
+    Object.assign(this, { url, token, refresh, onEvent, onStatus, onUnauthorized });
     this.retryNow = this.retryNow.bind(this);
   }
 
@@ -90,10 +92,11 @@ export class LiveStream {
       };
       try {
         const response = await fetch(this.url, {
-          headers: { Authorization: `Bearer ${this.token}`, Accept: "text/event-stream" },
+          headers: { Authorization: `Bearer ${this.token()}`, Accept: "text/event-stream" },
           cache: "no-store",
           signal: controller.signal,
         });
+        if (response.status === 401 && (await this.refresh?.())) continue;
         if (response.status === 401) {
           this.#running = false;
           this.onStatus("offline");
@@ -102,13 +105,17 @@ export class LiveStream {
         }
         if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
         alive();
+        let expired = false;
         for await (const event of parseEventStream(response.body, alive)) {
           if (event.event === "ready") {
             failures = 0;
             this.onStatus("live");
           }
-          this.onEvent(event);
+          if (event.event === "expired") expired = true;
+          else this.onEvent(event);
         }
+        // The token ended, not the link: renew it and reconnect without a backoff.
+        if (expired && (await this.refresh?.())) continue;
       } catch (err) {
         if (!this.#running) return;
         if (err?.name !== "AbortError") console.debug("live stream:", err?.message ?? err);
