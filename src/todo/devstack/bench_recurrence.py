@@ -9,7 +9,9 @@ algorithm it replaced (kept below as `previous_next_due`, for this comparison on
 the rule to dateutil from the series start and walks every occurrence up to today). The
 engine's cost must not grow with the age; the previous one grows with the occurrences since
 the start. It then times the two expensive cases the engine bounds: a rare occurrence
-decades ahead, and a rule whose grid never meets its days (the search runs out).
+decades ahead, and a rule whose grid never meets its days (the search runs out), and the
+event loop's longest stall while one runs on the loop and while it runs in a worker thread
+as the backend runs it.
 
 Part 2 is the completion storm of `bench_completion_storm` (embedded backend in process).
 """
@@ -177,6 +179,24 @@ def step_costs(previous_budget_s: float) -> None:
 
         seconds, outcome = per_call(step, budget_s=1.0, least=5)
         print(f"  {name:<48} {seconds * 1e3:8.2f} ms -> {outcome}")
+        inline, threaded = asyncio.run(loop_stalls(step))
+        print(
+            f"  {'':<48} longest loop stall: {inline:6.1f} ms on the loop, "
+            f"{threaded:6.1f} ms in a worker thread (as the backend runs it)"
+        )
+
+
+async def loop_stalls(step: Callable[[], Any]) -> tuple[float, float]:
+    """The longest stall of a ticking event loop while `step` runs on it, then off it."""
+    with bench_completion_storm.LoopLag() as inline:
+        await asyncio.sleep(0.01)
+        step()
+        await asyncio.sleep(0.01)
+    with bench_completion_storm.LoopLag() as threaded:
+        await asyncio.sleep(0.01)
+        await asyncio.to_thread(step)
+        await asyncio.sleep(0.01)
+    return max(inline.lags_ms), max(threaded.lags_ms)
 
 
 def main() -> None:
