@@ -25,7 +25,7 @@ from todo.backend.live import LiveUpdates
 from todo.backend.migrate import upgrade_async
 from todo.backend.outbox import OutboxRelay, OutboxSignal
 from todo.backend.runtime import Runtime
-from todo.backend.settings import BackendSettings, BusKind, SchedulerKind, get_settings
+from todo.backend.settings import BackendSettings, BusKind, get_settings
 from todo.backend.web import web_router
 from todo.domain.events import Topic
 from todo.domain.handlers import reminder_machinery
@@ -76,8 +76,6 @@ def build_runtime(settings: BackendSettings) -> Runtime:
     )
     runtime = Runtime(settings, engine, sessions, bus, relay, live, tokens)
     if settings.embedded_worker:
-        if settings.scheduler is not SchedulerKind.DATABASE:
-            raise ValueError("the embedded worker needs TODO_SCHEDULER=database")
         runtime.scheduler = DatabaseScheduler(sessions)
         runtime.task_gateway = LocalTaskGateway(sessions)
         reminder_machinery(runtime.scheduler, runtime.task_gateway, bus, EMBEDDED_WORKER_GROUP)

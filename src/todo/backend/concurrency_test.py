@@ -10,9 +10,11 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import func
 from sqlmodel import select
 
 from todo.backend.models import OutboxEvent
+from todo.backend.outbox import OUTBOX
 from todo.domain.events import EventType
 
 API = "/api/v1/tasks"
@@ -36,12 +38,23 @@ async def series(client: httpx.AsyncClient, who: dict[str, str], series_id: str)
     return [t for t in r.json()["data"] if t["series_id"] == series_id]
 
 
-async def settled(app: FastAPI) -> None:
-    """Every event published and handled (the embedded worker included)."""
+async def settled(app: FastAPI, timeout: float = 20.0) -> None:
+    """Every staged event published by the relay and handled (the embedded worker too),
+    including the events those handlers staged in turn."""
     runtime = app.state.runtime
-    for _ in range(3):
-        await runtime.relay.publish_pending()
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
         await runtime.bus.drain()
+        async with runtime.sessions() as session:
+            pending = await session.scalar(
+                select(func.count()).select_from(OUTBOX).where(OUTBOX.c.published_at.is_(None))
+            )
+        if not pending:
+            await runtime.bus.drain()
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{pending} events still unpublished after {timeout}s")
+        await asyncio.sleep(0.02)
 
 
 async def test_concurrent_patches_with_one_if_match_have_one_winner(

@@ -1,7 +1,15 @@
-"""Tables (SQLModel) and the API's request/response models for them.
+"""Tables (SQLModel) and the API's request and response models for them.
 
-Per entity the family is `XBase` (shared fields), `XCreate`/`XUpdate` (input),
-`X(table=True)` (storage) and `XPublic` (output).
+- Tasks: `TaskBase` (the fields a user edits, with their bounds), `TaskCreate` and
+  `TaskUpdate` (input), `Task` (the table, with typed columns: enums, and reminders and
+  the recurrence rule as JSON models), `TaskPublic` and `TasksPublic` (output).
+- Users: `User` (the table), `UserRegister` and `UserLogin` (input), `UserPublic` and
+  `Token` (output).
+- Notifications: `Notification` (the table), `NotificationPublic(s)` (output).
+- `OutboxEvent`: the events staged with each change (`todo.backend.outbox`).
+
+Every text input is `SafeText` and every instant an `Instant` (`todo.domain.bounds`):
+whatever is accepted can be stored, computed on and listed again.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from pydantic import (
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from todo.domain.bounds import Instant, SafeText
+from todo.domain.bounds import RANGE_TEXT, Instant, SafeText, within_range
 from todo.domain.events import ReminderKind, ReminderSpec
 from todo.domain.recurrence import RecurrenceBasis, RecurrenceRule, format_rrule, parse_rrule
 from todo.domain.tasks import MAX_REMINDERS, Priority, TaskStatus, normalise_tags
@@ -146,6 +154,13 @@ class ReminderIn(ReminderSpec):
         return self
 
 
+def _rule_in_range(rule: RecurrenceRule | None) -> RecurrenceRule | None:
+    if rule is not None and rule.until is not None and not within_range(rule.until):
+        raise ValueError(f"until must be {RANGE_TEXT}")
+    return rule
+
+
+Recurrence = Annotated[RecurrenceRule | None, AfterValidator(_rule_in_range)]
 Reminders = Annotated[list[ReminderIn], Field(max_length=100), AfterValidator(_reminder_count)]
 
 
@@ -213,7 +228,7 @@ class TaskCreate(TaskBase, RecurrenceText):
 
     tags: Tags = Field(default_factory=list)
     reminders: Reminders = Field(default_factory=list)
-    recurrence: RecurrenceRule | None = None
+    recurrence: Recurrence = None
 
 
 class TaskUpdate(RecurrenceText):
@@ -228,7 +243,7 @@ class TaskUpdate(RecurrenceText):
     due_at: Instant | None = None
     time_zone: TimeZone | None = None
     reminders: Reminders | None = None
-    recurrence: RecurrenceRule | None = None
+    recurrence: Recurrence = None
     # Alternative to If-Match: the version the client last read.
     version: int | None = Field(default=None, ge=1, le=2**31 - 1)
 

@@ -32,6 +32,15 @@ class StepFailed(Exception):
     off without logging a traceback again."""
 
 
+def raise_if_cancelled() -> None:
+    """End the current task if it was asked to: a library that caught and dropped its
+    CancelledError (a database driver cleaning up a connection, say) must not keep a
+    stopped loop running, and its stop() waiting, forever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class BackgroundLoop:
     def __init__(
         self,
@@ -73,10 +82,12 @@ class BackgroundLoop:
             self._wake.clear()
             try:
                 delay = await self._step()
+                raise_if_cancelled()
                 backoff = 0.0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                raise_if_cancelled()
                 backoff = min(self._max_backoff, max(self._first_backoff, backoff * 2))
                 if not isinstance(exc, StepFailed):
                     log.exception("background step failed", extra={"loop": self.name})

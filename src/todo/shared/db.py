@@ -101,6 +101,10 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
     if is_sqlite(url):
@@ -118,6 +122,9 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+            # SQLite's lower() folds ASCII only: "Ü" would never match "ü" in a
+            # case-insensitive search. Python's folds every script.
+            dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
 
     return engine
 
