@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule as du  # type: ignore[import-untyped, unused-ignore]
@@ -22,16 +22,21 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from todo.domain.recurrence import (
+    WEEKDAYS,
     Frequency,
     MissingDay,
     RecurrenceRule,
     RecurrenceUncomputable,
     next_occurrence,
 )
-from todo.domain.recurrence.rule import WEEKDAYS
 
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Pacific/Apia"]
-FREQUENCIES = {"daily": du.DAILY, "weekly": du.WEEKLY, "monthly": du.MONTHLY, "yearly": du.YEARLY}
+FREQUENCIES: dict[str, Literal[0, 1, 2, 3]] = {
+    "daily": du.DAILY,
+    "weekly": du.WEEKLY,
+    "monthly": du.MONTHLY,
+    "yearly": du.YEARLY,
+}
 OCCURRENCES = 12
 HORIZON_YEARS = 30
 SEEDED = settings(
@@ -76,12 +81,12 @@ def rules(draw: st.DrawFn, *, mixed_by_day: bool, missing_days: list[MissingDay]
 
 
 def _by_day(frequency: Frequency, has_months: bool, *, mixed: bool) -> Any:
-    plain = st.builds(dict, weekday=st.sampled_from(WEEKDAYS))
+    plain = st.fixed_dictionaries({"weekday": st.sampled_from(WEEKDAYS)})
     if frequency in (Frequency.DAILY, Frequency.WEEKLY):
         return st.lists(plain, min_size=1, max_size=4, unique_by=lambda e: e["weekday"])
     most = 5 if frequency is Frequency.MONTHLY or has_months else 53
     ordinals = st.integers(1, most).flatmap(lambda n: st.sampled_from([n, -n]))
-    nth = st.builds(dict, weekday=st.sampled_from(WEEKDAYS), ordinal=ordinals)
+    nth = st.fixed_dictionaries({"weekday": st.sampled_from(WEEKDAYS), "ordinal": ordinals})
     entry = st.one_of(plain, nth) if mixed else nth
     lists = st.lists(
         entry, min_size=1, max_size=3, unique_by=lambda e: (e["weekday"], e.get("ordinal"))
@@ -253,7 +258,7 @@ def rfc_dates(r: RecurrenceRule, start: date, through: date) -> list[date]:
         ):
             groups.setdefault(period(day), []).append(day)
         day += timedelta(days=1)
-    result = []
+    result: list[date] = []
     for days in groups.values():
         if r.by_set_position is not None:
             size = len(days)

@@ -1,5 +1,5 @@
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +15,12 @@ from todo.domain.recurrence import (
     next_occurrence,
 )
 
-FREQUENCIES = {"daily": du.DAILY, "weekly": du.WEEKLY, "monthly": du.MONTHLY, "yearly": du.YEARLY}
+FREQUENCIES: dict[str, Literal[0, 1, 2, 3]] = {
+    "daily": du.DAILY,
+    "weekly": du.WEEKLY,
+    "monthly": du.MONTHLY,
+    "yearly": du.YEARLY,
+}
 NY = "America/New_York"
 BERLIN = "Europe/Berlin"
 Z = "UTC"
@@ -459,10 +464,11 @@ def test_an_old_series_stays_on_its_interval(kwargs: dict[str, Any]) -> None:
     )
     # The occurrence due before 2026-03-11, the series having run for four centuries.
     current = grid.before(datetime(2026, 3, 11))
+    assert current is not None
+    expected = grid.after(current)
+    assert expected is not None
 
-    assert after(r, start, current.replace(tzinfo=UTC), 5000) == grid.after(current).replace(
-        tzinfo=UTC
-    )
+    assert after(r, start, current.replace(tzinfo=UTC), 5000) == expected.replace(tzinfo=UTC)
 
 
 # --- until and count ---------------------------------------------------------------------------
