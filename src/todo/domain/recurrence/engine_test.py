@@ -763,6 +763,26 @@ def test_completion_requires_completed_at() -> None:
             (2026, 3, 1, 2, 0),
             [((2026, 3, 1, 2, 0), -5), ((2026, 3, 8, 3, 0), -4), ((2026, 3, 15, 2, 0), -4)],
         ),
+        # Lord Howe moves its clocks by 30 minutes: 02:15 falls in the gap on Oct 4
+        (
+            "Australia/Lord_Howe",
+            {"frequency": "daily"},
+            (2026, 10, 3, 2, 15),
+            [((2026, 10, 3, 2, 15), 10.5), ((2026, 10, 4, 2, 45), 11), ((2026, 10, 5, 2, 15), 11)],
+        ),
+        # Apia skipped Dec 30, 2011 to cross the date line: that day's occurrence is
+        # the next day's, so the series goes on from Dec 31 once
+        (
+            "Pacific/Apia",
+            {"frequency": "daily"},
+            (2011, 12, 28, 9, 0),
+            [
+                ((2011, 12, 28, 9, 0), -10),
+                ((2011, 12, 29, 9, 0), -10),
+                ((2011, 12, 31, 9, 0), 14),
+                ((2012, 1, 1, 9, 0), 14),
+            ],
+        ),
         # an ambiguous wall time takes its first reading (still on summer time)
         (
             NY,

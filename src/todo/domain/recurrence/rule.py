@@ -11,6 +11,7 @@ as what they meant then: month days past a month's end fell back to its last day
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Self, TypeVar
@@ -80,7 +81,8 @@ def _canonical(name: str, values: list[T] | None, key: Callable[[T], Any]) -> li
         return None
     if not values:
         raise ValueError(f"{name} must not be empty; leave it out instead")
-    repeated = sorted({str(v) for v in values if values.count(v) > 1})
+    counts = Counter(str(v) for v in values)
+    repeated = sorted(value for value, count in counts.items() if count > 1)
     if repeated:
         raise ValueError(f"{name} must not repeat a value: {', '.join(repeated)}")
     return sorted(values, key=key)
@@ -97,10 +99,12 @@ class RecurrenceRule(BaseModel):
 
     frequency: Frequency
     interval: int = Field(default=1, ge=1, le=1000)
-    by_day: list[ByDay] | None = None
-    by_month_day: list[MonthDay] | None = None
-    by_month: list[Month] | None = None
-    by_set_position: list[SetPosition] | None = None
+    # At most as many values as there are distinct ones: every weekday plain and with each
+    # ordinal, every month day from either end, every position from either end.
+    by_day: list[ByDay] | None = Field(default=None, max_length=7 * 107)
+    by_month_day: list[MonthDay] | None = Field(default=None, max_length=62)
+    by_month: list[Month] | None = Field(default=None, max_length=12)
+    by_set_position: list[SetPosition] | None = Field(default=None, max_length=732)
     week_start: Weekday = Weekday.MO
     missing_day: MissingDay = MissingDay.SKIP
     until: datetime | None = None

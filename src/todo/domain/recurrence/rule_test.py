@@ -78,6 +78,12 @@ AWARE = datetime(2027, 1, 1, tzinfo=UTC)
             "by_month_day is not allowed with frequency 'weekly'",
         ),
         ({"frequency": "yearly", "by_month": [13]}, "by_month.0", "less than or equal to 12"),
+        ({"frequency": "yearly", "by_month": [1] * 13}, "by_month", "at most 12 items"),
+        (
+            {"frequency": "monthly", "by_month_day": list(range(1, 32)) * 3},
+            "by_month_day",
+            "at most 62 items",
+        ),
         ({"frequency": "yearly", "by_month": [0]}, "by_month.0", "greater than or equal to 1"),
         (
             {"frequency": "monthly", "by_month": [2, 4], "by_month_day": [31]},
