@@ -1,6 +1,6 @@
 """Benchmark: the event loop of the embedded backend while completions of old series pour in.
 
-    ./pants run src/todo/devstack/bench_completion_storm.py -- --tasks 40 --years-back 1000
+    ./pants run loadtests/bench_completion_storm.py -- --tasks 40 --years-back 1000
 
 Starts the backend in process on embedded defaults (SQLite in a temporary directory, the
 in-memory bus, the worker's handlers on the same event loop) and prepares, through the REST

@@ -1,7 +1,7 @@
 """Benchmark: the cost of one recurrence step by the age of the series, and the event loop
 under a storm of completions.
 
-    ./pants run src/todo/devstack:bench-recurrence -- [--storm-tasks 40] [--years-back 1000]
+    ./pants run loadtests:bench-recurrence -- [--storm-tasks 40] [--years-back 1000]
 
 Part 1 computes the next occurrence after 2026-03-10 for series that started 1, 100 and
 1000 years before, with the engine (`todo.domain.recurrence`) and, in the same run, with the
@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil import rrule as du  # type: ignore[import-untyped, unused-ignore]
 
-from todo.devstack import bench_completion_storm
+from loadtests import bench_completion_storm
 from todo.domain.recurrence import (
     RecurrenceRule,
     RecurrenceUncomputable,
