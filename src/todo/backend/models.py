@@ -28,6 +28,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     ValidationInfo,
+    computed_field,
     field_validator,
     model_validator,
 )
@@ -39,7 +40,7 @@ from todo.backend.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 from todo.backend.passwords import password_problem
 from todo.domain.bounds import RANGE_TEXT, Instant, SafeText, within_range
 from todo.domain.events import ReminderKind, ReminderSpec
-from todo.domain.recurrence import RecurrenceRule
+from todo.domain.recurrence import RecurrenceBasis, RecurrenceRule, format_rrule, parse_rrule
 from todo.domain.tasks import MAX_REMINDERS, Priority, TaskStatus, normalise_tags
 from todo.shared.db import JSONModel, StrEnumType, UTCDateTime
 
@@ -274,7 +275,56 @@ class TaskBase(SQLModel):
     time_zone: TimeZone = "UTC"
 
 
-class TaskCreate(TaskBase):
+def _supported_rrule(text: str) -> str:
+    parse_rrule(text)
+    return text
+
+
+RRuleText = Annotated[
+    str,
+    Field(
+        max_length=1000,
+        description="The recurrence as RFC 5545 RRULE text, instead of `recurrence`; its "
+        "basis goes in `recurrence_basis`.",
+        schema_extra={"examples": ["FREQ=MONTHLY;BYDAY=-2MO"]},
+    ),
+    AfterValidator(_supported_rrule),
+]
+_RRULE_INPUT = ("rrule", "recurrence_basis")
+
+
+class RecurrenceText(SQLModel):
+    """`rrule` (with `recurrence_basis`) spells `recurrence` as RFC 5545 text."""
+
+    rrule: RRuleText | None = None
+    recurrence_basis: RecurrenceBasis | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_is_recurrence(cls, data: Any) -> Any:
+        """Past this point only `recurrence` is set. Text that does not parse stays, for
+        its field to be refused with the reason."""
+        if not isinstance(data, dict) or not data.keys() & set(_RRULE_INPUT):
+            return data
+        if "rrule" not in data:
+            raise ValueError(
+                "recurrence_basis goes with rrule; a structured recurrence carries its own basis"
+            )
+        if "recurrence" in data:
+            raise ValueError("give either recurrence (structured) or rrule (text), not both")
+        text, basis = data["rrule"], data.get("recurrence_basis") or RecurrenceBasis.DUE.value
+        if text is not None and not isinstance(text, str):
+            return data
+        try:
+            rule = None if text is None else parse_rrule(text, RecurrenceBasis(basis))
+        except ValueError:
+            return data
+        converted = {key: value for key, value in data.items() if key not in _RRULE_INPUT}
+        converted["recurrence"] = rule
+        return converted
+
+
+class TaskCreate(TaskBase, RecurrenceText):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     tags: Tags = Field(default_factory=list)
@@ -282,7 +332,7 @@ class TaskCreate(TaskBase):
     recurrence: Recurrence = None
 
 
-class TaskUpdate(SQLModel):
+class TaskUpdate(RecurrenceText):
     """PATCH body: only the fields present change; null clears a nullable field."""
 
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
@@ -402,6 +452,14 @@ class TaskPublic(TaskBase):
     updated_at: datetime
     version: int
     overdue: bool
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="`recurrence` as RFC 5545 RRULE text (its basis is `recurrence.basis`)",
+        examples=["FREQ=MONTHLY;BYDAY=-2MO"],
+    )
+    @property
+    def rrule(self) -> str | None:
+        return format_rrule(self.recurrence) if self.recurrence is not None else None
 
 
 class TasksPublic(BaseModel):
