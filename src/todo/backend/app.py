@@ -20,6 +20,7 @@ from todo.backend.migrate import upgrade_async
 from todo.backend.outbox import OutboxRelay
 from todo.backend.runtime import Runtime
 from todo.backend.settings import BackendSettings, BusKind, SchedulerKind, get_settings
+from todo.backend.unavailable import install_database_outage_handlers
 from todo.backend.web import web_router
 from todo.domain.events import Topic
 from todo.domain.handlers import ReminderService, TaskEventHandler
@@ -43,6 +44,7 @@ def build_bus(settings: BackendSettings) -> EventBus:
     return DaprEventBus(
         sidecar_client(settings.dapr_http_port, settings.dapr_api_token),
         pubsub=settings.pubsub_name,
+        publish_grace_seconds=settings.publish_grace_seconds,
     )
 
 
@@ -112,9 +114,12 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
     instrument(app)
 
     async def bus_ready() -> None:
-        if not state["runtime"].bus.ready:
+        if isinstance(bus, DaprEventBus):
+            await bus.check_ready()  # which part fails, since when
+        elif not state["runtime"].bus.ready:
             raise ConnectionError(f"event bus ({settings.bus.value}) not connected")
 
+    install_database_outage_handlers(app, settings.retry_after_seconds)
     app.include_router(health_router({"database": database_ready, "event bus": bus_ready}))
     app.include_router(api_router)
     app.include_router(

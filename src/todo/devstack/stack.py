@@ -15,10 +15,14 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import secrets
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from todo.devstack.dapr import DaprScheduler, DaprSidecar, ensure_dapr_binaries
 from todo.devstack.helm import render_chart
@@ -43,10 +47,30 @@ def repo_root() -> Path:
     raise FileNotFoundError("charts/todo-dapr not found: run from the repository")
 
 
+def split_resources(rendered: str) -> dict[str, str]:
+    """`helm template` output as one file per resource, named `<kind>-<name>.yaml`: the
+    layout a cluster applies (one object each). daprd reads only the first document of a
+    multi-document file for some kinds (a Resiliency after a Component is never loaded)."""
+    files: dict[str, str] = {}
+    for document in re.split(r"^---\s*$", rendered, flags=re.MULTILINE):
+        resource = yaml.safe_load(document)
+        if not resource:
+            continue
+        name = f"{resource['kind'].lower()}-{resource['metadata']['name']}.yaml"
+        if name in files:
+            raise ValueError(f"two resources would be written to {name}")
+        files[name] = document.strip() + "\n"
+    return files
+
+
 async def render_resources(dapr_dir: Path, kafka_bootstrap: str, database_url: str) -> None:
     """charts/todo-dapr with its local values, as files for daprd: `resources/` (components,
-    subscriptions, resiliency) and `config.yaml` (the Configuration)."""
-    (dapr_dir / "resources").mkdir(parents=True, exist_ok=True)
+    subscriptions, resiliency; one file per resource, as the cluster holds them) and
+    `config.yaml` (the Configuration, which daprd takes from `--config`)."""
+    resources = dapr_dir / "resources"
+    if resources.exists():
+        shutil.rmtree(resources)
+    resources.mkdir(parents=True)
     secrets_file = dapr_dir / "secrets.json"
     libpq = database_url.replace("postgresql+asyncpg://", "postgres://")
     secrets_file.write_text(json.dumps({"todo-postgres": {"dapr-state-connection-string": libpq}}))
@@ -60,10 +84,15 @@ async def render_resources(dapr_dir: Path, kafka_bootstrap: str, database_url: s
             "nameResolution.sqlite.path": str(dapr_dir / "names.db"),
         },
     )
-    documents = [d for d in rendered.split("\n---") if "kind: Configuration" not in d]
-    configuration = [d for d in rendered.split("\n---") if "kind: Configuration" in d]
-    (dapr_dir / "resources" / "resources.yaml").write_text("\n---".join(documents))
-    (dapr_dir / "config.yaml").write_text("\n---".join(configuration))
+    configurations = 0
+    for name, text in split_resources(rendered).items():
+        if name.startswith("configuration-"):
+            (dapr_dir / "config.yaml").write_text(text)
+            configurations += 1
+        else:
+            (resources / name).write_text(text)
+    if configurations != 1:
+        raise ValueError(f"charts/todo-dapr rendered {configurations} Configurations, not 1")
 
 
 @dataclass

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ import httpx
 from todo.domain.events import CloudEvent, parse_event
 from todo.domain.metrics import EVENTS_CONSUMED, EVENTS_PUBLISHED
 from todo.domain.ports import EventHandler, PermanentEventError
+from todo.shared.readiness import Dependency
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +37,24 @@ def sidecar_client(http_port: int, api_token: str = "", timeout: float = 10.0) -
 
 
 class DaprError(Exception):
+    """A sidecar's refusal, by its machine-readable `errorCode` (e.g.
+    `DAPR_SCHEDULER_SCHEDULE_JOB`), never by its message text."""
+
     def __init__(self, response: httpx.Response) -> None:
+        self.status_code = response.status_code
+        self.error_code = ""
+        message = response.text[:500]
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            self.error_code = str(body.get("errorCode", ""))
+            message = str(body.get("message", message))[:500]
         super().__init__(
             f"{response.request.method} {response.request.url.path}: "
-            f"{response.status_code} {response.text[:500]}"
+            f"{response.status_code} {self.error_code} {message}".replace("  ", " ")
         )
-        self.status_code = response.status_code
 
 
 def _check(response: httpx.Response) -> None:
@@ -55,20 +69,46 @@ class DaprEventPublisher:
 
     client: httpx.AsyncClient
     pubsub: str = "pubsub"
+    # Readiness: publishing (sidecar and broker behind it) has failed for this long.
+    publish_grace_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        self.publishing = Dependency("publishing", self.publish_grace_seconds)
 
     @property
     def ready(self) -> bool:
-        return True
+        return not self.publishing.down
+
+    async def check_ready(self) -> None:
+        """Readiness: down once publishing (or reaching the sidecar at all) has failed for
+        longer than the grace period; a sidecar that answers proves nothing of the broker
+        behind it, so only a publish counts as success."""
+        try:
+            response = await self.client.get("/v1.0/healthz/outbound", timeout=2.0)
+            _check(response)
+        except Exception as exc:
+            self.publishing.failed(exc)
+        self.publishing.check()
 
     async def publish(self, topic: str, event: CloudEvent) -> None:
-        response = await self.client.post(
-            f"/v1.0/publish/{self.pubsub}/{topic}",
-            params={"metadata.partitionKey": event.partitionkey},
-            content=event.model_dump_json(),
-            headers={"Content-Type": CLOUDEVENT_JSON},
-        )
-        _check(response)
+        async with self._observed():
+            response = await self.client.post(
+                f"/v1.0/publish/{self.pubsub}/{topic}",
+                params={"metadata.partitionKey": event.partitionkey},
+                content=event.model_dump_json(),
+                headers={"Content-Type": CLOUDEVENT_JSON},
+            )
+            _check(response)
         EVENTS_PUBLISHED.labels(topic=topic, adapter="dapr").inc()
+
+    @asynccontextmanager
+    async def _observed(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            self.publishing.failed(exc)
+            raise
+        self.publishing.succeeded()
 
     async def publish_batch(self, items: Sequence[tuple[str, CloudEvent]]) -> None:
         """One bulk request per topic: Kafka keeps the entries' order within a partition,
@@ -89,58 +129,98 @@ class DaprEventPublisher:
                 }
                 for i, event in enumerate(events)
             ]
-            response = await self.client.post(
-                f"/v1.0-alpha1/publish/bulk/{self.pubsub}/{topic}", json=entries
-            )
-            _check(response)
-            failed = response.json().get("failedEntries") if response.content else None
-            if failed:
-                raise DaprError(response)
+            async with self._observed():
+                response = await self.client.post(
+                    f"/v1.0-alpha1/publish/bulk/{self.pubsub}/{topic}", json=entries
+                )
+                _check(response)
+                failed = response.json().get("failedEntries") if response.content else None
+                if failed:
+                    raise DaprError(response)
             EVENTS_PUBLISHED.labels(topic=topic, adapter="dapr").inc(len(events))
+
+
+@dataclass(frozen=True)
+class JobFailurePolicy:
+    """What the scheduler does when a job's callback fails: try again every `interval`
+    seconds, `max_retries` times, then drop the job (Dapr 1.16 knows `constant` and `drop`;
+    without a policy it retries 3 times, 1 s apart)."""
+
+    interval_seconds: float
+    max_retries: int
+
+    def as_dapr(self) -> dict[str, Any]:
+        return {
+            "constant": {"interval": f"{self.interval_seconds:g}s", "maxRetries": self.max_retries}
+        }
+
+
+@dataclass(frozen=True)
+class ScheduledJobInfo:
+    name: str
+    due_at: datetime
 
 
 @dataclass
 class DaprJobsScheduler:
     """Reminder jobs on the Dapr Jobs API: the sidecar calls `POST /job/{name}` on the app
-    that scheduled the job when it falls due."""
+    that scheduled the job when it falls due. Every outcome of a call is told to
+    `scheduling` (readiness: whether the scheduler schedules)."""
 
     client: httpx.AsyncClient
+    failure_policy: JobFailurePolicy | None = None
+    scheduling_grace_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        self.scheduling = Dependency("scheduling", self.scheduling_grace_seconds)
 
     async def schedule(self, name: str, due_at: datetime, payload: dict[str, Any]) -> None:
-        response = await self.client.post(
-            f"/v1.0-alpha1/jobs/{name}",
-            json={
-                "dueTime": due_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-                "data": payload,
-                # Scheduling a name again (reschedule, snooze) replaces its job.
-                "overwrite": True,
-            },
-        )
-        _check(response)
+        body: dict[str, Any] = {
+            "dueTime": _dapr_time(due_at),
+            "data": payload,
+            # Scheduling a name again (reschedule, snooze) replaces its job.
+            "overwrite": True,
+        }
+        if self.failure_policy is not None:
+            body["failurePolicy"] = self.failure_policy.as_dapr()
+        await self._call("POST", name, json=body)
 
     async def cancel(self, name: str) -> None:
-        response = await self.client.delete(f"/v1.0-alpha1/jobs/{name}")
-        if response.status_code == 404 or (
-            response.status_code == 500 and "not found" in response.text.lower()
-        ):
-            return
-        _check(response)
+        # The Jobs API answers 204 for a name that has no job: cancelling is idempotent.
+        await self._call("DELETE", name)
+
+    async def get(self, name: str) -> ScheduledJobInfo | None:
+        """The job of that name, or None when the scheduler does not confirm one: Dapr 1.16
+        answers 500 `DAPR_SCHEDULER_GET_JOB` both for a missing job and for a failed
+        lookup, so a caller re-puts it (idempotent) rather than tell the two apart."""
+        try:
+            response = await self.client.get(f"/v1.0-alpha1/jobs/{name}")
+        except httpx.HTTPError as exc:
+            self.scheduling.failed(exc)
+            raise
+        if response.status_code != 200:
+            return None
+        self.scheduling.succeeded()
+        return ScheduledJobInfo(name, datetime.fromisoformat(response.json()["dueTime"]))
+
+    async def _call(self, method: str, name: str, **kwargs: Any) -> None:
+        try:
+            response = await self.client.request(method, f"/v1.0-alpha1/jobs/{name}", **kwargs)
+            _check(response)
+        except Exception as exc:
+            self.scheduling.failed(exc)
+            raise
+        self.scheduling.succeeded()
+
+
+def _dapr_time(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def job_payload(body: bytes) -> dict[str, Any]:
-    """The data of a job callback, read tolerantly: Dapr releases have sent the data
-    itself, the data wrapped as a protobuf Any/Value (`{"@type": …, "value": …}`), or the
-    job (`{"data": …}`), and the value as JSON text."""
-    value: Any = json.loads(body) if body else {}
-    for _ in range(4):
-        if isinstance(value, str):
-            value = json.loads(value)
-        elif isinstance(value, dict) and "@type" in value and "value" in value:
-            value = value["value"]
-        elif isinstance(value, dict) and set(value) <= {"data", "name", "dueTime", "schedule"}:
-            value = value.get("data", {})
-        else:
-            break
+    """The data of a job callback: Dapr 1.16 sends the JSON the job was scheduled with
+    (`data` of `POST /v1.0-alpha1/jobs/{name}`), as the request body."""
+    value: Any = json.loads(body) if body else None
     if not isinstance(value, dict):
         raise ValueError(f"job data is not an object: {value!r}")
     return value
@@ -151,7 +231,8 @@ class DaprStateIdempotencyStore:
     """Which events a consumer has finished, on the Dapr state store (PostgreSQL v2).
 
     `done` is asked before handling, `record` after: handlers are idempotent by key, so
-    a race between the two repeats an idempotent effect, never doubles it."""
+    a race between the two repeats an idempotent effect, never doubles it, and a record
+    written twice (last write wins) is as good as once."""
 
     client: httpx.AsyncClient
     store: str = "statestore"
@@ -176,18 +257,10 @@ class DaprStateIdempotencyStore:
                 {
                     "key": self._key(consumer, event_id),
                     "value": {"at": datetime.now(UTC).isoformat()},
-                    # First write wins: a second record of the same event is refused.
-                    "options": {"concurrency": "first-write"},
                     "metadata": {"ttlInSeconds": str(self.ttl_seconds)},
                 }
             ],
         )
-        if response.status_code in (409, 412) or (
-            # state.postgresql refuses the second first-write of a key this way.
-            response.status_code == 500
-            and any(m in response.text.lower() for m in ("etag", "no item was updated"))
-        ):
-            return
         _check(response)
 
 
@@ -201,6 +274,7 @@ class DaprEventBus(DaprEventPublisher):
     consumer: str = "app"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self._handlers: dict[str, EventHandler] = {}
 
     def subscribe(self, topic: str, group: str, handler: EventHandler) -> None:
@@ -226,7 +300,16 @@ class DaprEventBus(DaprEventPublisher):
             log.error("unreadable event dropped", extra={"topic": topic, "error": str(exc)})
             EVENTS_CONSUMED.labels(topic=topic, group=self.consumer, outcome="dead_letter").inc()
             return "DROP"
-        if self.idempotency is not None and await self.idempotency.done(self.consumer, event.id):
+        try:
+            seen = self.idempotency is not None and await self.idempotency.done(
+                self.consumer, event.id
+            )
+        except Exception:
+            # The store is down or slow: Dapr delivers again after its backoff.
+            log.exception("processed-events store unreadable; Dapr retries", extra={"event_id": event.id})
+            EVENTS_CONSUMED.labels(topic=topic, group=self.consumer, outcome="retry").inc()
+            return "RETRY"
+        if seen:
             EVENTS_CONSUMED.labels(topic=topic, group=self.consumer, outcome="duplicate").inc()
             return "SUCCESS"
         try:
@@ -240,6 +323,10 @@ class DaprEventBus(DaprEventPublisher):
             EVENTS_CONSUMED.labels(topic=topic, group=self.consumer, outcome="retry").inc()
             return "RETRY"
         if self.idempotency is not None:
-            await self.idempotency.record(self.consumer, event.id)
+            try:
+                await self.idempotency.record(self.consumer, event.id)
+            except Exception:
+                # The effects stand (each is idempotent by key); a redelivery repeats them.
+                log.exception("processed-events record failed", extra={"event_id": event.id})
         EVENTS_CONSUMED.labels(topic=topic, group=self.consumer, outcome="ok").inc()
         return "SUCCESS"
