@@ -157,12 +157,14 @@ class PostgresServer:
             await conn.close()
         return f"postgresql+asyncpg://{self.user}@127.0.0.1:{self.port}/{name}"
 
-    async def stop(self) -> None:
+    async def stop(self, mode: str = "fast") -> None:
+        """`pg_ctl stop`: `fast` ends sessions cleanly; `immediate` is a crash (recovery
+        runs at the next start), for fault tests."""
         bin_dir = find_bin_dir()
         await asyncio.to_thread(
             subprocess.run,
             self._cmd(
-                str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"
+                str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"
             ),
             capture_output=True,
         )

@@ -103,6 +103,11 @@ class DevStack(StartStop):
     worker_port: int = field(default_factory=free_port)
     app_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     dapr_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # Where the backend reaches PostgreSQL, if not directly (a fault test's proxy).
+    backend_database_port: int | None = None
+    # Extra environment of the services (e.g. shorter periods in fault tests).
+    backend_env: dict[str, str] = field(default_factory=dict)
+    worker_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -152,6 +157,11 @@ class DevStack(StartStop):
         await ensure_topics(self.kafka.bootstrap)
         await self.scheduler.start()
         await render_resources(self.work_dir / "dapr", self.kafka.bootstrap, database_url)
+        backend_database_url = database_url
+        if self.backend_database_port is not None:
+            backend_database_url = database_url.replace(
+                f":{self.postgres_port}/", f":{self.backend_database_port}/"
+            )
         self.backend = PythonService(
             "backend",
             "todo.backend.main",
@@ -159,7 +169,7 @@ class DevStack(StartStop):
             python_env(
                 {
                     "TODO_PORT": str(self.backend_port),
-                    "TODO_DATABASE_URL": database_url,
+                    "TODO_DATABASE_URL": backend_database_url,
                     "TODO_DATA_DIR": str(self.work_dir / "backend"),
                     "TODO_BUS": "dapr",
                     "TODO_EMBEDDED_WORKER": "false",
@@ -168,6 +178,7 @@ class DevStack(StartStop):
                     "DAPR_HTTP_PORT": str(self.backend_sidecar.http_port),
                     "DAPR_API_TOKEN": self.dapr_api_token,
                     "TODO_OUTBOX_POLL_SECONDS": "0.2",
+                    **self.backend_env,
                 }
             ),
             self.work_dir / "logs" / "backend.log",
@@ -183,6 +194,9 @@ class DevStack(StartStop):
                     "TODO_WORKER_APP_API_TOKEN": self.app_api_token,
                     "DAPR_HTTP_PORT": str(self.worker_sidecar.http_port),
                     "DAPR_API_TOKEN": self.dapr_api_token,
+                    # Kafka is local and plaintext here: the automatic dead-letter retry.
+                    "TODO_WORKER_DLQ_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
+                    **self.worker_env,
                 }
             ),
             self.work_dir / "logs" / "worker.log",
@@ -219,6 +233,14 @@ class DevStack(StartStop):
         self.worker.start()
         await self.worker_sidecar.start()
         await self.worker.wait_ready(90)
+
+    async def restart_scheduler(self, *, wipe: bool = False) -> None:
+        """Stop the Dapr scheduler and start it again on the same ports; with `wipe`, on
+        empty storage (every job it held is gone)."""
+        await self.scheduler.stop()
+        if wipe:
+            shutil.rmtree(self.scheduler.data_dir / "etcd", ignore_errors=True)
+        await self.scheduler.start()
 
     def describe(self) -> str:
         backend = self.backend.url if self.backend else "-"

@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -155,10 +155,7 @@ class JobFailurePolicy:
         }
 
 
-@dataclass(frozen=True)
-class ScheduledJobInfo:
-    name: str
-    due_at: datetime
+CANARY_AHEAD = timedelta(days=3650)
 
 
 @dataclass
@@ -189,19 +186,34 @@ class DaprJobsScheduler:
         # The Jobs API answers 204 for a name that has no job: cancelling is idempotent.
         await self._call("DELETE", name)
 
-    async def get(self, name: str) -> ScheduledJobInfo | None:
-        """The job of that name, or None when the scheduler does not confirm one: Dapr 1.16
-        answers 500 `DAPR_SCHEDULER_GET_JOB` both for a missing job and for a failed
-        lookup, so a caller re-puts it (idempotent) rather than tell the two apart."""
+    async def due_at(self, name: str, timeout: float | None = None) -> datetime | None:
+        """When the job of that name is due, or None when the scheduler does not confirm
+        one: Dapr 1.16 answers 500 `DAPR_SCHEDULER_GET_JOB` both for a missing job and
+        for a failed lookup, so a caller schedules it again (idempotent) rather than tell
+        the two apart."""
         try:
-            response = await self.client.get(f"/v1.0-alpha1/jobs/{name}")
+            response = await self.client.get(
+                f"/v1.0-alpha1/jobs/{name}",
+                **({"timeout": timeout} if timeout is not None else {}),
+            )
         except httpx.HTTPError as exc:
             self.scheduling.failed(exc)
             raise
         if response.status_code != 200:
             return None
         self.scheduling.succeeded()
-        return ScheduledJobInfo(name, datetime.fromisoformat(response.json()["dueTime"]))
+        return datetime.fromisoformat(response.json()["dueTime"])
+
+    async def probe(self, canary: str, timeout: float = 3.0) -> bool:
+        """Whether the scheduler still holds the canary job `canary` (due years ahead,
+        never meant to fire); puts it back when not and returns False: the scheduler lost
+        its jobs, or never had this one. Raises when the scheduler cannot schedule."""
+        if await self.due_at(canary, timeout=timeout) is not None:
+            return True
+        due = datetime.now(UTC).replace(microsecond=0) + CANARY_AHEAD
+        body = {"dueTime": _dapr_time(due), "data": {"canary": True}, "overwrite": True}
+        await self._call("POST", canary, json=body, timeout=timeout)
+        return False
 
     async def _call(self, method: str, name: str, **kwargs: Any) -> None:
         try:

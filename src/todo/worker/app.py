@@ -25,7 +25,6 @@ from todo.domain.metrics import REMINDER_DELIVERY_LATENESS
 from todo.shared.bus_kafka import KafkaEventBus
 from todo.shared.dapr import (
     DaprEventBus,
-    DaprJobsScheduler,
     DaprStateIdempotencyStore,
     sidecar_client,
 )
@@ -34,6 +33,7 @@ from todo.shared.db import create_engine, session_factory
 from todo.shared.observability import ReadinessCheck, configure_logging, health_router, instrument
 from todo.shared.scheduler_db import DatabaseScheduler, ScheduledJob
 from todo.worker.gateway_http import HttpTaskGateway
+from todo.worker.reminder_jobs import reminder_jobs, with_dead_letter_watch
 from todo.worker.settings import WorkerBus, WorkerSettings, get_settings
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,8 @@ def _dapr_shape(
         timeout=10,
     )
     gateway = HttpTaskGateway(invoke)
-    reminders = ReminderService(DaprJobsScheduler(sidecar), gateway)
+    jobs, watch = reminder_jobs(settings, sidecar, gateway)
+    reminders = ReminderService(jobs, gateway)
     bus = DaprEventBus(
         sidecar,
         pubsub=settings.pubsub_name,
@@ -133,6 +134,8 @@ def _dapr_shape(
         async with AsyncExitStack() as stack:
             stack.push_async_callback(sidecar.aclose)
             stack.push_async_callback(invoke.aclose)
+            await watch.start()
+            stack.push_async_callback(watch.stop)
             log.info("worker started (dapr)", extra={"sidecar": settings.dapr_http_port})
             yield
 
@@ -141,7 +144,10 @@ def _dapr_shape(
         if response.status_code >= 300:
             raise ConnectionError(f"Dapr sidecar not healthy: {response.status_code}")
 
-    return lifespan, {"dapr sidecar": sidecar_ready}
+    async def scheduler_ready() -> None:
+        jobs.scheduling.check()
+
+    return lifespan, {"dapr sidecar": sidecar_ready, "dapr scheduler": scheduler_ready}
 
 
 def create_app(settings: WorkerSettings | None = None) -> FastAPI:
@@ -151,6 +157,7 @@ def create_app(settings: WorkerSettings | None = None) -> FastAPI:
         lifespan, checks = _dapr_shape(settings, routes)
     else:
         lifespan, checks = _kafka_shape(settings)
+    lifespan = with_dead_letter_watch(settings, lifespan)
     app = FastAPI(title="Todo Cloud worker", version="0.1.0", lifespan=lifespan)
     configure_logging(settings.log_level, settings.json_logs)
     instrument(app)

@@ -35,6 +35,20 @@ class WorkerSettings(BaseSettings):
     backend_app_id: str = "todo-backend"
     pubsub_name: str = "pubsub"
     state_store_name: str = "statestore"
+    # Reminder jobs (Dapr shape): a failed callback is tried again every
+    # `reminder_retry_seconds` for as long as the reminder is useful, then dropped; the
+    # reconciler restores no reminder older than that either.
+    reminder_retry_seconds: float = Field(default=3.0, gt=0)
+    reminder_useful_for_seconds: int = Field(default=3600, ge=60)
+    # The scheduler watch: probe (readiness, lost jobs) and reconcile periods.
+    scheduler_probe_seconds: float = Field(default=5.0, gt=0)
+    reconcile_seconds: float = Field(default=60.0, gt=0)
+    # Dead letters (both shapes): with a Kafka to reach (plaintext), the worker reports the
+    # depth of `<topic>.dlq` and replays its events older than `dlq_retry_after_seconds`
+    # every `dlq_check_seconds` (empty: no automatic retry tier; `todo.worker.dlq` by hand).
+    dlq_kafka_bootstrap: str = ""
+    dlq_check_seconds: float = Field(default=60.0, gt=0)
+    dlq_retry_after_seconds: float = Field(default=300.0, ge=0)
 
 
 @lru_cache

@@ -1,0 +1,65 @@
+"""What keeps the worker's effects from being lost: reminder jobs with a failure policy
+bounded by a reminder's usefulness, the watch that reconciles them with the tasks (Dapr
+shape), and the automatic retry tier of the dead-letter topics (both shapes)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
+
+import httpx
+from fastapi import FastAPI
+
+from todo.domain.events import Topic
+
+from todo.domain.reconciler import ReminderReconciler
+from todo.shared.dapr import DaprJobsScheduler, JobFailurePolicy
+from todo.shared.dlq import DeadLetterWatch
+from todo.worker.gateway_http import HttpTaskGateway
+from todo.worker.scheduler_watch import SchedulerWatch
+from todo.worker.settings import WorkerSettings
+
+
+def reminder_jobs(
+    settings: WorkerSettings, sidecar: httpx.AsyncClient, tasks: HttpTaskGateway
+) -> tuple[DaprJobsScheduler, SchedulerWatch]:
+    useful_for = timedelta(seconds=settings.reminder_useful_for_seconds)
+    policy = JobFailurePolicy(
+        interval_seconds=settings.reminder_retry_seconds,
+        max_retries=int(useful_for.total_seconds() // settings.reminder_retry_seconds),
+    )
+    jobs = DaprJobsScheduler(sidecar, failure_policy=policy)
+    watch = SchedulerWatch(
+        jobs,
+        ReminderReconciler(tasks, jobs, useful_for=useful_for),
+        probe_seconds=settings.scheduler_probe_seconds,
+        reconcile_seconds=settings.reconcile_seconds,
+    )
+    return jobs, watch
+
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def with_dead_letter_watch(settings: WorkerSettings, lifespan: Lifespan) -> Lifespan:
+    """`lifespan`, plus the dead-letter watch while it runs (when a Kafka is configured)."""
+    if not settings.dlq_kafka_bootstrap:
+        return lifespan
+    watch = DeadLetterWatch(
+        settings.dlq_kafka_bootstrap,
+        [Topic.TASK_EVENTS.value, Topic.REMINDERS.value],
+        period_seconds=settings.dlq_check_seconds,
+        retry_after_seconds=settings.dlq_retry_after_seconds,
+    )
+
+    @asynccontextmanager
+    async def watched(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            await watch.start()
+            try:
+                yield
+            finally:
+                await watch.stop()
+
+    return watched
