@@ -2,6 +2,10 @@
 chunk it forwards (a slow network or database) and cut every connection (an outage or a
 partition) until restored.
 
+It listens only once the server it fronts accepts connections, and not while cut: a
+client that waits for a port to open (daprd waits for its app's) sees what it would see
+without the proxy, not a port that accepts and hangs up.
+
 It runs on an event loop of its own in a daemon thread, so that it outlives the event
 loops of the tests that steer it (`with TcpProxy(port) as proxy: proxy.delay(0.2)`).
 """
@@ -32,23 +36,16 @@ class TcpProxy:
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
     _server: asyncio.Server | None = field(default=None, init=False)
+    _listener: asyncio.Task[None] = field(init=False)
     connections: int = field(default=0, init=False)
 
     def start(self) -> None:
         started = threading.Event()
-        failure: list[BaseException] = []
 
         def run() -> None:
             loop = asyncio.new_event_loop()
             self._loop = loop
-            try:
-                self._server = loop.run_until_complete(
-                    asyncio.start_server(self._accept, HOST, self.port)
-                )
-            except BaseException as exc:
-                failure.append(exc)
-                started.set()
-                return
+            self._listener = loop.create_task(self._listen_when_upstream_accepts())
             started.set()
             loop.run_forever()
             loop.close()
@@ -56,8 +53,6 @@ class TcpProxy:
         self._thread = threading.Thread(target=run, name=f"tcp-proxy:{self.port}", daemon=True)
         self._thread.start()
         started.wait(10)
-        if failure:
-            raise failure[0]
 
     def stop(self) -> None:
         loop = self._loop
@@ -65,8 +60,8 @@ class TcpProxy:
             return
 
         async def shutdown() -> None:
-            if self._server is not None:
-                self._server.close()
+            self._listener.cancel()
+            self._close_server()
             self._abort_all()
 
         asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
@@ -95,10 +90,41 @@ class TcpProxy:
         """Drop every connection and refuse new ones until `restore()`."""
         self._cut = True
         if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._close_server)
             self._loop.call_soon_threadsafe(self._abort_all)
 
-    def restore(self) -> None:
+    def restore(self, wait_seconds: float = 10.0) -> None:
+        """Accept connections again (once the server it fronts does: up to `wait_seconds`
+        are waited for that here, the rest in the background)."""
         self._cut = False
+        if self._loop is None:
+            return
+
+        async def listen() -> None:
+            self._listener = asyncio.ensure_future(self._listen_when_upstream_accepts())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._listener), wait_seconds)
+
+        asyncio.run_coroutine_threadsafe(listen(), self._loop).result(wait_seconds + 5)
+
+    async def _listen_when_upstream_accepts(self) -> None:
+        while True:
+            try:
+                _, writer = await asyncio.open_connection(self.target_host, self.target_port)
+            except OSError:
+                await asyncio.sleep(0.1)
+                continue
+            writer.transport.abort()
+            break
+        if not self._cut and self._server is None:
+            self._server = await asyncio.start_server(
+                self._accept, HOST, self.port, reuse_address=True
+            )
+
+    def _close_server(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
 
     def _abort_all(self) -> None:
         for writer in list(self._writers):

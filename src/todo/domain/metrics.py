@@ -34,7 +34,7 @@ REMINDER_DELIVERY_LATENESS = Histogram(
 )
 REMINDER_JOBS_REPAIRED = Counter(
     "todo_reminder_jobs_repaired_total",
-    "Reminder jobs the reconciler restored, moved or cancelled to match the tasks",
+    "Reminder jobs the reconciler restored (lost) or moved (wrong time) to match the tasks",
     ["action"],
 )
 RECONCILE_RUNS = Counter(

@@ -62,6 +62,9 @@ class ReminderTaskSource(Protocol):
         self, after: str | None, limit: int, changed_within: timedelta
     ) -> ReminderTaskPage: ...
 
+    async def get_task(self, task_id: str) -> TaskSnapshot | None:
+        """The task as it is now (a repair checks that its page is not stale)."""
+
 
 class InspectableScheduler(ReminderScheduler, Protocol):
     async def due_at(self, name: str) -> datetime | None:
@@ -90,12 +93,13 @@ class ReconcileReport:
     checked: int = 0
     restored: int = 0
     moved: int = 0
-    cancelled: int = 0
+    # Jobs of tasks that want none, deleted whether or not one was left (idempotent).
+    cleared: int = 0
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def repaired(self) -> int:
-        return self.restored + self.moved + self.cancelled
+        return self.restored + self.moved
 
 
 @dataclass
@@ -117,7 +121,7 @@ class ReminderReconciler:
             if page.next_after is None:
                 break
             after = page.next_after
-        for action in ("restored", "moved", "cancelled"):
+        for action in ("restored", "moved"):
             if count := getattr(report, action):
                 REMINDER_JOBS_REPAIRED.labels(action=action).inc(count)
         if report.repaired:
@@ -127,7 +131,6 @@ class ReminderReconciler:
                     "checked": report.checked,
                     "restored": report.restored,
                     "moved": report.moved,
-                    "cancelled": report.cancelled,
                 },
             )
         return report
@@ -137,13 +140,16 @@ class ReminderReconciler:
         task = state.task
         name = reminder_job_name(task.id)
         wanted = wanted_fire_time(state, datetime.now(UTC), self.useful_for)
-        held = await self.scheduler.due_at(name)
         if wanted is None:
-            if held is not None:
-                await self.scheduler.cancel(name)
-                report.cancelled += 1
+            # An open task's leftover job fires into nothing (its reminder was notified or
+            # its time is past: the callback checks); a closed task's is deleted.
+            if task.status == "open" or not await self._unchanged(task):
+                return
+            await self.scheduler.cancel(name)  # a no-op for a name without a job
+            report.cleared += 1
             return
-        if held == wanted:
+        held = await self.scheduler.due_at(name)
+        if held == wanted or not await self._unchanged(task):
             return
         job = ReminderJob(task_id=task.id, owner_id=task.owner_id, fire_at=wanted)
         await self.scheduler.schedule(name, wanted, job.model_dump(mode="json"))
@@ -151,3 +157,10 @@ class ReminderReconciler:
             report.restored += 1
         else:
             report.moved += 1
+
+    async def _unchanged(self, task: TaskSnapshot) -> bool:
+        """Whether the task is still as its page showed it: a task changed since has its
+        job kept current by the change's event, and a repair from the older page would
+        undo that."""
+        current = await self.source.get_task(task.id)
+        return current is None or current.version == task.version

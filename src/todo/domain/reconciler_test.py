@@ -57,6 +57,7 @@ class Tasks:
     def __init__(self, states: list[ReminderTaskState]) -> None:
         self.states = sorted(states, key=lambda s: s.task.id)
         self.limits: list[int] = []
+        self.current: dict[str, TaskSnapshot] = {}  # changed after the listing
 
     async def reminder_tasks(
         self, after: str | None, limit: int, changed_within: timedelta
@@ -66,6 +67,11 @@ class Tasks:
         page = rest[:limit]
         return ReminderTaskPage(
             data=page, next_after=page[-1].task.id if len(rest) > limit else None
+        )
+
+    async def get_task(self, task_id: str) -> TaskSnapshot | None:
+        return self.current.get(task_id) or next(
+            (s.task for s in self.states if s.task.id == task_id), None
         )
 
 
@@ -104,7 +110,7 @@ async def test_a_pass_restores_lost_jobs_moves_wrong_ones_and_cancels_unwanted()
         }
     )
     report = await ReminderReconciler(tasks, jobs, useful_for=HOUR, page_size=2).reconcile()
-    assert (report.checked, report.restored, report.moved, report.cancelled) == (5, 1, 1, 1)
+    assert (report.checked, report.restored, report.moved, report.cleared) == (5, 1, 1, 2)
     assert jobs.held == {
         reminder_job_name("a-lost"): soon,
         reminder_job_name("b-right"): soon,
@@ -116,3 +122,12 @@ async def test_a_pass_restores_lost_jobs_moves_wrong_ones_and_cancels_unwanted()
     assert payload == {"task_id": "a-lost", "owner_id": "u1", "fire_at": "2026-12-01T12:01:00Z"}
     again = await ReminderReconciler(tasks, jobs, useful_for=HOUR).reconcile()
     assert again.repaired == 0, "a second pass finds nothing to do"
+
+
+async def test_a_task_changed_since_its_page_was_read_is_left_to_its_event() -> None:
+    listed = state("a-changed", NOW + timedelta(minutes=1))
+    tasks = Tasks([listed])
+    tasks.current["a-changed"] = listed.task.model_copy(update={"version": 2})
+    jobs = Jobs({})
+    report = await ReminderReconciler(tasks, jobs, useful_for=HOUR).reconcile()
+    assert report.repaired == 0 and jobs.held == {}, "the page was stale: no repair from it"
