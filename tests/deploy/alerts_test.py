@@ -27,7 +27,7 @@ def test_alert_rules_render_valid_and_read_exported_metrics(helm: Helm, workspac
         values=profile_values(workspace, "todo-worker", "minikube"),
         set_values={"monitoring.prometheusRule.enabled": "true"},
     )
-    (rule,) = [d for d in docs if d["kind"] == "PrometheusRule"]
+    (rule,) = (d for d in docs if d["kind"] == "PrometheusRule")
     assert validation_errors([rule]) == []
     alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
     assert set(alerts) == {

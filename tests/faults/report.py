@@ -23,6 +23,10 @@ def table() -> str:
     details = [
         f"- {o.name}: answers {dict(sorted(o.ledger.answers.items()))}; unready seen: "
         + (", ".join(f"{s} ({why[:160]})" for s, why in o.unready_seen.items()) or "none")
+        + "".join(
+            f"\n  - {what}"
+            for what in (o.verdict.missing + o.verdict.duplicated + o.verdict.early)[:10]
+        )
         for o in OUTCOMES
     ]
-    return "\n".join(lines + [""] + details)
+    return "\n".join([*lines, "", *details])

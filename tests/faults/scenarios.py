@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
-
 from faults.invariants import Verdict, settle
 from faults.load import Ledger, SteadyLoad
 from faults.target import FaultTarget
@@ -135,9 +134,7 @@ async def _readiness(client: httpx.AsyncClient, url: str) -> tuple[bool, str]:
     return False, str(answer.json().get("failures", answer.text[:200]))
 
 
-async def _watch_readiness(
-    target: FaultTarget, seen: dict[str, str], stop: asyncio.Event
-) -> None:
+async def _watch_readiness(target: FaultTarget, seen: dict[str, str], stop: asyncio.Event) -> None:
     """Record the first unreadiness each service reports (with its reason)."""
     urls = {"backend": target.backend_url, "worker": target.worker_url}
     async with httpx.AsyncClient() as client:
@@ -182,7 +179,9 @@ async def run(name: str, target: FaultTarget) -> Outcome:
     await watcher
     ledger = await running
     verdict = await settle(target, ledger, SETTLE_DEADLINE_SECONDS)
-    return Outcome(name, ledger, verdict, max(ready_after, _catch_up(verdict, ledger, healed_at)), seen)
+    return Outcome(
+        name, ledger, verdict, max(ready_after, _catch_up(verdict, ledger, healed_at)), seen
+    )
 
 
 def _catch_up(verdict: Verdict, ledger: Ledger, healed_at: float) -> float:

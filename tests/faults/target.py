@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -38,8 +38,11 @@ class Killable(Protocol):
 
 
 class FaultTarget(Protocol):
-    backend_url: str
-    worker_url: str
+    @property
+    def backend_url(self) -> str: ...
+
+    @property
+    def worker_url(self) -> str: ...
 
     def component(self, name: str) -> Killable:
         """`kafka`, `worker-sidecar`, `worker`, `backend`, `scheduler`, `postgres`."""
@@ -56,8 +59,8 @@ class FaultTarget(Protocol):
     async def fill_broker_disk(self, full: bool) -> None:
         """The broker's log directory full (or freed again)."""
 
-    def database(self) -> AsyncIterator[asyncpg.Connection]:
-        """A connection to the task database (an async context manager)."""
+    def database(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A connection to the task database."""
 
 
 @dataclass
@@ -137,7 +140,9 @@ class DevStackTarget:
         for proxy in (self.database_proxy, self.to_sidecar, self.to_worker):
             proxy.stop()
         if self.disk_mounted:
-            subprocess.run(["umount", "-l", str(self.broker_disk)], check=False)
+            await asyncio.to_thread(
+                subprocess.run, ["umount", "-l", str(self.broker_disk)], check=False
+            )
 
     def _mount_broker_disk(self) -> None:
         self.broker_disk.mkdir(parents=True, exist_ok=True)
@@ -167,7 +172,8 @@ class DevStackTarget:
 
     def component(self, name: str) -> Killable:
         stack = self.stack
-        assert stack.backend is not None and stack.worker is not None
+        assert stack.backend is not None
+        assert stack.worker is not None
         components: dict[str, Killable] = {
             "kafka": ChildComponent("kafka", stack.kafka, stack.kafka.start),
             "worker-sidecar": ChildComponent(

@@ -355,7 +355,8 @@ async def test_each_sidecar_holds_the_charts_resources_in_force(stack: DevStack)
         assert metadata["scheduler"]["connected_addresses"] == [stack.scheduler.address]
         log = sidecar.log_file.read_text()
         assert "Loading Resiliency configuration: todo-resiliency" in log, app
-        assert "Could not read resiliency" not in log and "Could not parse" not in log, app
+        assert "Could not read resiliency" not in log, app
+        assert "Could not parse" not in log, app
         # The Configuration (--config) is the only source of the SQLite name resolution.
         assert f"Configuring SQLite name resolution with path {names_db}" in log, app
         assert "loading default configuration" not in log, app
@@ -372,9 +373,9 @@ async def test_each_sidecar_holds_the_charts_resources_in_force(stack: DevStack)
             ]
             if applied:
                 break
-            assert asyncio.get_running_loop().time() < deadline, (
-                f"{sidecar.app_id}: the resiliency policy was never applied to pub/sub"
-            )
+            assert (
+                asyncio.get_running_loop().time() < deadline
+            ), f"{sidecar.app_id}: the resiliency policy was never applied to pub/sub"
             await asyncio.sleep(0.5)
 
 
@@ -398,14 +399,19 @@ async def test_a_scheduler_that_lost_its_storage_gets_every_reminder_back(
             r = await client.post(
                 f"{API}/tasks",
                 headers=me,
-                json={"title": f"lost {i}", "reminders": [{"kind": "absolute", "at": at.isoformat()}]},
+                json={
+                    "title": f"lost {i}",
+                    "reminders": [{"kind": "absolute", "at": at.isoformat()}],
+                },
             )
             assert r.status_code == 201, r.text
             created.append(r.json()["id"])
         sidecar = stack.worker_sidecar
         async with sidecar_client(sidecar.http_port, stack.dapr_api_token) as dapr:
             deadline = asyncio.get_running_loop().time() + 20
-            while (r := await dapr.get(f"/v1.0-alpha1/jobs/reminder-{created[-1]}")).status_code != 200:
+            while (
+                r := await dapr.get(f"/v1.0-alpha1/jobs/reminder-{created[-1]}")
+            ).status_code != 200:
                 assert asyncio.get_running_loop().time() < deadline, r.text
                 await asyncio.sleep(0.2)
             job = r.json()

@@ -54,9 +54,7 @@ def install_database_outage_handlers(app: FastAPI, retry_after_seconds: int) -> 
         reason = database_outage(error)
         if reason is None:
             raise error
-        log.warning(
-            "database unavailable: 503", extra={"path": request.url.path, "reason": reason}
-        )
+        log.warning("database unavailable: 503", extra={"path": request.url.path, "reason": reason})
         return JSONResponse(
             {"detail": f"{reason}; try again shortly", "code": "service_unavailable"},
             status_code=503,

@@ -55,7 +55,12 @@ async def test_every_route_answers_503_with_a_reason_while_the_database_is_cut(
                 ("POST", f"/api/v1/tasks/{task['id']}/complete", me, None),
                 ("DELETE", f"/api/v1/tasks/{task['id']}", me, None),
                 ("GET", "/api/v1/notifications", me, None),
-                ("POST", "/api/v1/auth/register", {}, {"email": "x@example.com", "password": "p" * 9}),
+                (
+                    "POST",
+                    "/api/v1/auth/register",
+                    {},
+                    {"email": "x@example.com", "password": "p" * 9},
+                ),
                 ("POST", "/api/v1/auth/login", {}, {"email": "x@example.com", "password": "p" * 9}),
                 ("GET", f"/internal/v1/tasks/{task['id']}", internal, None),
             ]

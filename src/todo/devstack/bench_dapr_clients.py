@@ -76,8 +76,13 @@ async def measure(operation: Operation, count: int, concurrency: int) -> Figures
     )
 
 
-def http_operations(stack: DevStack, client: httpx.AsyncClient, worker: httpx.AsyncClient,
-                    invoke: httpx.AsyncClient, task_id: str) -> dict[str, Operation]:
+def http_operations(
+    stack: DevStack,
+    client: httpx.AsyncClient,
+    worker: httpx.AsyncClient,
+    invoke: httpx.AsyncClient,
+    task_id: str,
+) -> dict[str, Operation]:
     publisher = DaprEventPublisher(client)
     store = DaprStateIdempotencyStore(worker)
     jobs = DaprJobsScheduler(worker, failure_policy=POLICY)
@@ -121,7 +126,10 @@ def sdk_operations(task_id: str) -> tuple[object, object, dict[str, Operation]]:
 
     async def save(i: int) -> None:
         await worker.save_state(
-            "statestore", f"sdk|{i}", json.dumps({"at": "now"}), state_metadata={"ttlInSeconds": "604800"}
+            "statestore",
+            f"sdk|{i}",
+            json.dumps({"at": "now"}),
+            state_metadata={"ttlInSeconds": "604800"},
         )
 
     operations: dict[str, Operation] = {
@@ -188,9 +196,7 @@ async def run(args: argparse.Namespace) -> None:
         f"\nDapr 1.16 devstack, {datetime.now(UTC):%Y-%m-%d}, {args.operations} calls, "
         f"{args.concurrency} in flight for throughput"
     )
-    print(
-        f"{'':<14} {'client':<6} {'p50 ms':>8} {'p95 ms':>8} {'calls/s':>9} {'CPU ms/call':>12}"
-    )
+    print(f"{'':<14} {'client':<6} {'p50 ms':>8} {'p95 ms':>8} {'calls/s':>9} {'CPU ms/call':>12}")
     for name, by_client in results.items():
         for client, f in by_client.items():
             print(

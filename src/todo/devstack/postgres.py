@@ -163,9 +163,7 @@ class PostgresServer:
         bin_dir = find_bin_dir()
         await asyncio.to_thread(
             subprocess.run,
-            self._cmd(
-                str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"
-            ),
+            self._cmd(str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"),
             capture_output=True,
         )
 

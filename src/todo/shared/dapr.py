@@ -194,7 +194,7 @@ class DaprJobsScheduler:
         try:
             response = await self.client.get(
                 f"/v1.0-alpha1/jobs/{name}",
-                **({"timeout": timeout} if timeout is not None else {}),
+                timeout=self.client.timeout if timeout is None else httpx.Timeout(timeout),
             )
         except httpx.HTTPError as exc:
             self.scheduling.failed(exc)
@@ -318,7 +318,9 @@ class DaprEventBus(DaprEventPublisher):
             )
         except Exception:
             # The store is down or slow: Dapr delivers again after its backoff.
-            log.exception("processed-events store unreadable; Dapr retries", extra={"event_id": event.id})
+            log.exception(
+                "processed-events store unreadable; Dapr retries", extra={"event_id": event.id}
+            )
             EVENTS_CONSUMED.labels(topic=topic, group=self.consumer, outcome="retry").inc()
             return "RETRY"
         if seen:

@@ -33,7 +33,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         command.add_argument(
             "--topic",
             action="append",
-            help=f"a source topic, its dead letters in <topic>.dlq (default: {', '.join(REPLAYABLE)})",
+            help="a source topic, its dead letters in <topic>.dlq (default: "
+            + ", ".join(REPLAYABLE)
+            + ")",
         )
         command.add_argument("--group", default=REPLAY_GROUP, help="the replayer's consumer group")
         if name == "replay":

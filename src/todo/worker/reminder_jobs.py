@@ -12,7 +12,6 @@ import httpx
 from fastapi import FastAPI
 
 from todo.domain.events import Topic
-
 from todo.domain.reconciler import ReminderReconciler
 from todo.shared.dapr import DaprJobsScheduler, JobFailurePolicy
 from todo.shared.dlq import DeadLetterWatch

@@ -46,9 +46,7 @@ async def list_reminder_tasks(
 ) -> ReminderTaskPage:
     """Tasks with reminders for the worker's reconciler: open ones, and those changed
     within `changed_within_seconds`; each with its last notification's fire time."""
-    return await reminder_tasks(
-        session, after, limit, timedelta(seconds=changed_within_seconds)
-    )
+    return await reminder_tasks(session, after, limit, timedelta(seconds=changed_within_seconds))
 
 
 @router.get("/tasks/{task_id}")
