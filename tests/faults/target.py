@@ -117,6 +117,8 @@ class DevStackTarget:
     def __init__(self, work_dir: Path, backend_env: dict[str, str], worker_env: dict[str, str]):
         self.stack = DevStack(work_dir, backend_env=backend_env, worker_env=dict(worker_env))
         stack = self.stack
+        # The PostgreSQL scenario crashes the server: an acknowledged commit must survive.
+        stack.postgres.crash_safe = True
         self.database_proxy = TcpProxy(target_port=stack.postgres_port)
         stack.backend_database_port = self.database_proxy.port
         # worker -> its daprd, and daprd -> the worker (subscriptions, job callbacks).

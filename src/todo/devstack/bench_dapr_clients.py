@@ -146,7 +146,7 @@ def sdk_operations(task_id: str) -> tuple[object, object, dict[str, Operation]]:
         "job get": lambda i: worker.get_job_alpha1(f"sdk-{i}"),
         "job delete": lambda i: worker.delete_job_alpha1(f"sdk-{i}"),
         "invoke": lambda i: worker.invoke_method(
-            BACKEND_APP_ID, f"internal/v1/tasks/{task_id}", http_verb="GET"
+            BACKEND_APP_ID, f"internal/v1/tasks/{task_id}", b"", http_verb="GET"
         ),
     }
     return backend, worker, operations
@@ -171,6 +171,8 @@ async def run(args: argparse.Namespace) -> None:
     async with DevStack(work_dir) as stack:
         task_id = await a_task(stack)
         os.environ["DAPR_API_TOKEN"] = stack.dapr_api_token
+        # The SDK checks a sidecar's health over HTTP before its first gRPC call.
+        os.environ["DAPR_HTTP_PORT"] = str(stack.worker_sidecar.http_port)
         os.environ["BENCH_BACKEND_GRPC"] = stack.backend_sidecar.grpc_address
         os.environ["BENCH_WORKER_GRPC"] = stack.worker_sidecar.grpc_address
         async with (
@@ -189,6 +191,7 @@ async def run(args: argparse.Namespace) -> None:
                     for client, ops in (("http", http_ops), ("sdk", sdk_ops)):
                         figures = await measure(ops[name], args.operations, args.concurrency)
                         results.setdefault(name, {})[client] = figures
+                        print(f"[bench] {name} {client}: {figures}", flush=True)
             finally:
                 await sdk_backend.close()  # type: ignore[attr-defined]
                 await sdk_worker.close()  # type: ignore[attr-defined]

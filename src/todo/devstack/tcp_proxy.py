@@ -142,9 +142,17 @@ class TcpProxy:
             return
         self.connections += 1
         self._writers.update((client_w, server_w))
+        pipes = [
+            asyncio.ensure_future(self._pipe(client_r, server_w)),
+            asyncio.ensure_future(self._pipe(server_r, client_w)),
+        ]
         try:
-            await asyncio.gather(self._pipe(client_r, server_w), self._pipe(server_r, client_w))
+            # One side gone (closed or reset) ends the connection for the other side too:
+            # a client waiting for an answer must not wait forever.
+            await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            for pipe in pipes:
+                pipe.cancel()
             for writer in (client_w, server_w):
                 self._writers.discard(writer)
                 writer.transport.abort()

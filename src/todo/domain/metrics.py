@@ -48,3 +48,8 @@ DEAD_LETTER_DEPTH = Gauge(
 DEAD_LETTERS_REPLAYED = Counter(
     "todo_dead_letters_replayed_total", "Dead-lettered events sent back to their topic", ["topic"]
 )
+SCHEDULING_DEFERRED = Counter(
+    "todo_reminder_scheduling_deferred_total",
+    "Scheduler calls that failed and were left to the reconciler",
+    ["action"],
+)

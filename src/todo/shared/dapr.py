@@ -167,6 +167,7 @@ class DaprJobsScheduler:
     client: httpx.AsyncClient
     failure_policy: JobFailurePolicy | None = None
     scheduling_grace_seconds: float = 5.0
+    call_timeout_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         self.scheduling = Dependency("scheduling", self.scheduling_grace_seconds)
@@ -194,7 +195,7 @@ class DaprJobsScheduler:
         try:
             response = await self.client.get(
                 f"/v1.0-alpha1/jobs/{name}",
-                timeout=self.client.timeout if timeout is None else httpx.Timeout(timeout),
+                timeout=self.call_timeout_seconds if timeout is None else timeout,
             )
         except httpx.HTTPError as exc:
             self.scheduling.failed(exc)
@@ -216,6 +217,7 @@ class DaprJobsScheduler:
         return False
 
     async def _call(self, method: str, name: str, **kwargs: Any) -> None:
+        kwargs.setdefault("timeout", self.call_timeout_seconds)
         try:
             response = await self.client.request(method, f"/v1.0-alpha1/jobs/{name}", **kwargs)
             _check(response)

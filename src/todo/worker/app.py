@@ -113,8 +113,8 @@ def _dapr_shape(
         timeout=10,
     )
     gateway = HttpTaskGateway(invoke)
-    jobs, watch = reminder_jobs(settings, sidecar, gateway)
-    reminders = ReminderService(jobs, gateway)
+    jobs, scheduling, watch = reminder_jobs(settings, sidecar, gateway)
+    reminders = ReminderService(scheduling, gateway)
     bus = DaprEventBus(
         sidecar,
         pubsub=settings.pubsub_name,

@@ -16,26 +16,30 @@ from todo.domain.reconciler import ReminderReconciler
 from todo.shared.dapr import DaprJobsScheduler, JobFailurePolicy
 from todo.shared.dlq import DeadLetterWatch
 from todo.worker.gateway_http import HttpTaskGateway
-from todo.worker.scheduler_watch import SchedulerWatch
+from todo.worker.scheduler_watch import ReconciledScheduling, SchedulerWatch
 from todo.worker.settings import WorkerSettings
 
 
 def reminder_jobs(
     settings: WorkerSettings, sidecar: httpx.AsyncClient, tasks: HttpTaskGateway
-) -> tuple[DaprJobsScheduler, SchedulerWatch]:
+) -> tuple[DaprJobsScheduler, ReconciledScheduling, SchedulerWatch]:
+    """The Jobs API adapter (readiness), the scheduler the handlers use (a failed call is
+    left to the reconciler), and the watch that reconciles."""
     useful_for = timedelta(seconds=settings.reminder_useful_for_seconds)
     policy = JobFailurePolicy(
         interval_seconds=settings.reminder_retry_seconds,
         max_retries=int(useful_for.total_seconds() // settings.reminder_retry_seconds),
     )
-    jobs = DaprJobsScheduler(sidecar, failure_policy=policy)
+    jobs = DaprJobsScheduler(
+        sidecar, failure_policy=policy, call_timeout_seconds=settings.scheduler_call_timeout_seconds
+    )
     watch = SchedulerWatch(
         jobs,
         ReminderReconciler(tasks, jobs, useful_for=useful_for),
         probe_seconds=settings.scheduler_probe_seconds,
         reconcile_seconds=settings.reconcile_seconds,
     )
-    return jobs, watch
+    return jobs, ReconciledScheduling(jobs, watch), watch
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]

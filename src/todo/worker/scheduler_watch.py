@@ -13,14 +13,48 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from todo.domain.metrics import RECONCILE_RUNS
+from todo.domain.metrics import RECONCILE_RUNS, SCHEDULING_DEFERRED
 from todo.domain.reconciler import ReminderReconciler
 from todo.shared.dapr import DaprJobsScheduler
 
 log = logging.getLogger(__name__)
 
 CANARY_JOB = "scheduler-canary"
+
+
+@dataclass
+class ReconciledScheduling:
+    """The scheduler as the event handlers see it: a schedule or cancel that fails is left
+    to the reconciler instead of failing the event. The database is what a job is made
+    from, so the job is put right once the scheduler schedules again, while the event's
+    other effects (a next occurrence) and every event behind it go on meanwhile; a failed
+    event would be retried for minutes, holding up its partition."""
+
+    scheduler: DaprJobsScheduler
+    watch: SchedulerWatch
+
+    async def schedule(self, name: str, due_at: datetime, payload: dict[str, Any]) -> None:
+        try:
+            await self.scheduler.schedule(name, due_at, payload)
+        except Exception as exc:
+            self._defer("schedule", name, exc)
+
+    async def cancel(self, name: str) -> None:
+        try:
+            await self.scheduler.cancel(name)
+        except Exception as exc:
+            self._defer("cancel", name, exc)
+
+    def _defer(self, action: str, name: str, exc: Exception) -> None:
+        log.warning(
+            "scheduler call failed; the reconciler repairs the job",
+            extra={"action": action, "job": name, "error": f"{type(exc).__name__}: {exc}"},
+        )
+        SCHEDULING_DEFERRED.labels(action=action).inc()
+        self.watch.request_reconcile()
 
 
 @dataclass
@@ -31,7 +65,16 @@ class SchedulerWatch:
     reconcile_seconds: float = 60.0
     probe_timeout_seconds: float = 3.0
     _task: asyncio.Task[None] | None = field(default=None, init=False)
+    _requested: bool = field(default=False, init=False)
     reconciled: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+
+    def request_reconcile(self) -> None:
+        """Reconcile at the next probe at which the scheduler schedules."""
+        self._requested = True
+
+    @property
+    def reconcile_requested(self) -> bool:
+        return self._requested
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="scheduler-watch")
@@ -65,6 +108,8 @@ class SchedulerWatch:
                 if scheduler_up:
                     log.warning("the scheduler does not schedule", extra={"error": str(exc)})
                 scheduler_up = False
+            if self._requested:
+                reconcile_due, self._requested = True, False
             if scheduler_up and (reconcile_due or time.monotonic() >= next_reconcile):
                 reconcile_due = not await self._reconcile()
                 next_reconcile = time.monotonic() + self.reconcile_seconds

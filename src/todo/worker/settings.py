@@ -42,6 +42,8 @@ class WorkerSettings(BaseSettings):
     reminder_useful_for_seconds: int = Field(default=3600, ge=60)
     # The scheduler watch: probe (readiness, lost jobs) and reconcile periods.
     scheduler_probe_seconds: float = Field(default=5.0, gt=0)
+    # A Jobs API call that takes longer has failed (a restarted scheduler hangs them).
+    scheduler_call_timeout_seconds: float = Field(default=5.0, gt=0)
     reconcile_seconds: float = Field(default=60.0, gt=0)
     # Dead letters (both shapes): with a Kafka to reach (plaintext), the worker reports the
     # depth of `<topic>.dlq` and replays its events older than `dlq_retry_after_seconds`
