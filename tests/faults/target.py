@@ -121,11 +121,15 @@ class DevStackTarget:
         stack.postgres.crash_safe = True
         self.database_proxy = TcpProxy(target_port=stack.postgres_port)
         stack.backend_database_port = self.database_proxy.port
-        # worker -> its daprd, and daprd -> the worker (subscriptions, job callbacks).
+        # worker -> its daprd (HTTP and gRPC), daprd -> the worker (deliveries, job
+        # callbacks).
         self.to_sidecar = TcpProxy(target_port=stack.worker_sidecar.http_port)
+        self.to_sidecar_grpc = TcpProxy(target_port=stack.worker_sidecar.grpc_port)
         self.to_worker = TcpProxy(target_port=stack.worker_port)
         stack.worker_env["DAPR_HTTP_PORT"] = str(self.to_sidecar.port)
+        stack.worker_env["DAPR_GRPC_PORT"] = str(self.to_sidecar_grpc.port)
         stack.worker_sidecar.app_port = self.to_worker.port
+        self._proxies = (self.database_proxy, self.to_sidecar, self.to_sidecar_grpc, self.to_worker)
         self.broker_disk = work_dir / "kafka"
         self.disk_mounted = False
         self.disk_unavailable_reason = ""
@@ -133,13 +137,13 @@ class DevStackTarget:
 
     async def start(self) -> None:
         self._mount_broker_disk()
-        for proxy in (self.database_proxy, self.to_sidecar, self.to_worker):
+        for proxy in self._proxies:
             proxy.start()
         await self.stack.start()
 
     async def stop(self) -> None:
         await self.stack.stop()
-        for proxy in (self.database_proxy, self.to_sidecar, self.to_worker):
+        for proxy in self._proxies:
             proxy.stop()
         if self.disk_mounted:
             await asyncio.to_thread(
@@ -195,7 +199,7 @@ class DevStackTarget:
         shutil.rmtree(self.stack.scheduler.data_dir / "etcd", ignore_errors=True)
 
     def cut_worker_from_its_sidecar(self, cut: bool) -> None:
-        for proxy in (self.to_sidecar, self.to_worker):
+        for proxy in (self.to_sidecar, self.to_sidecar_grpc, self.to_worker):
             proxy.cut() if cut else proxy.restore()
 
     def slow_database(self, delay_seconds: float) -> None:

@@ -19,7 +19,12 @@ from integration.servers import assert_once_in_order, consume_task_events
 from todo.devstack.dapr import DaprSidecar
 from todo.devstack.stack import DevStack
 from todo.domain.events import CloudEvent, EventType, TaskSnapshot, task_event
-from todo.shared.dapr import DaprEventPublisher, DaprStateIdempotencyStore, sidecar_client
+from todo.shared.dapr import (
+    DaprEventPublisher,
+    DaprStateIdempotencyStore,
+    SidecarGrpc,
+    sidecar_client,
+)
 
 API = "/api/v1"
 
@@ -227,7 +232,8 @@ async def test_restarting_worker_and_sidecar_before_due_still_fires_once(
 async def test_processed_events_store_records_once_and_twice_alike(stack: DevStack) -> None:
     sidecar = stack.worker_sidecar
     async with sidecar_client(sidecar.http_port, stack.dapr_api_token) as client:
-        store = DaprStateIdempotencyStore(client)
+        grpc = SidecarGrpc(client, sidecar.grpc_port)
+        store = DaprStateIdempotencyStore(grpc)
         event_id = uuid.uuid4().hex
         assert not await store.done("todo-worker", event_id)
         await store.record("todo-worker", event_id)
@@ -235,6 +241,7 @@ async def test_processed_events_store_records_once_and_twice_alike(stack: DevSta
         # A second record (two deliveries racing) is no error and changes nothing.
         await store.record("todo-worker", event_id)
         assert await store.done("todo-worker", event_id)
+        await grpc.close()
 
 
 async def test_outbox_batches_reach_kafka_once_and_in_order_through_the_sidecar(

@@ -193,6 +193,7 @@ class DevStack(StartStop):
                     "TODO_WORKER_BUS": "dapr",
                     "TODO_WORKER_APP_API_TOKEN": self.app_api_token,
                     "DAPR_HTTP_PORT": str(self.worker_sidecar.http_port),
+                    "DAPR_GRPC_PORT": str(self.worker_sidecar.grpc_port),
                     "DAPR_API_TOKEN": self.dapr_api_token,
                     # Kafka is local and plaintext here: the automatic dead-letter retry.
                     "TODO_WORKER_DLQ_KAFKA_BOOTSTRAP": self.kafka.bootstrap,

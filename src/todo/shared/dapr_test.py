@@ -15,6 +15,7 @@ from todo.shared.dapr import (
     DaprEventPublisher,
     DaprStateIdempotencyStore,
     JobFailurePolicy,
+    SidecarGrpc,
     job_payload,
 )
 
@@ -71,7 +72,7 @@ def sidecar(answer: httpx.Response | Exception) -> httpx.AsyncClient:
 
 async def test_an_unreadable_processed_events_store_means_retry_not_an_escape() -> None:
     client = sidecar(httpx.ConnectError("refused"))
-    bus = DaprEventBus(client, idempotency=DaprStateIdempotencyStore(client))
+    bus = DaprEventBus(client, idempotency=DaprStateIdempotencyStore(SidecarGrpc(client, 1)))
     handled: list[str] = []
 
     async def handler(e: CloudEvent) -> None:
@@ -101,7 +102,6 @@ async def test_publisher_is_unready_only_after_failing_beyond_its_grace() -> Non
     assert publisher.ready
 
 
-def test_failure_policy_in_the_jobs_api_shape() -> None:
-    assert JobFailurePolicy(3, 1200).as_dapr() == {
-        "constant": {"interval": "3s", "maxRetries": 1200}
-    }
+def test_failure_policy_is_the_jobs_apis_constant_policy() -> None:
+    policy = JobFailurePolicy(3, 1200).as_dapr()
+    assert (policy.interval_seconds, policy.max_retries) == (3, 1200)

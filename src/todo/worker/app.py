@@ -26,6 +26,7 @@ from todo.shared.bus_kafka import KafkaEventBus
 from todo.shared.dapr import (
     DaprEventBus,
     DaprStateIdempotencyStore,
+    SidecarGrpc,
     sidecar_client,
 )
 from todo.shared.dapr_routes import dapr_job_router, dapr_subscription_router
@@ -113,12 +114,13 @@ def _dapr_shape(
         timeout=10,
     )
     gateway = HttpTaskGateway(invoke)
-    jobs, scheduling, watch = reminder_jobs(settings, sidecar, gateway)
+    grpc = SidecarGrpc(sidecar, settings.dapr_grpc_port)
+    jobs, scheduling, watch = reminder_jobs(settings, grpc, gateway)
     reminders = ReminderService(scheduling, gateway)
     bus = DaprEventBus(
         sidecar,
         pubsub=settings.pubsub_name,
-        idempotency=DaprStateIdempotencyStore(sidecar, store=settings.state_store_name),
+        idempotency=DaprStateIdempotencyStore(grpc, store=settings.state_store_name),
     )
     bus.subscribe(Topic.TASK_EVENTS, settings.consumer_group, TaskEventHandler(reminders, gateway))
     bus.subscribe(Topic.REMINDERS, settings.consumer_group, observe_reminder)
@@ -134,6 +136,7 @@ def _dapr_shape(
         async with AsyncExitStack() as stack:
             stack.push_async_callback(sidecar.aclose)
             stack.push_async_callback(invoke.aclose)
+            stack.push_async_callback(grpc.close)
             await watch.start()
             stack.push_async_callback(watch.stop)
             log.info("worker started (dapr)", extra={"sidecar": settings.dapr_http_port})

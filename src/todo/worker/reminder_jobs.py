@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 
-import httpx
 from fastapi import FastAPI
 
 from todo.domain.events import Topic
 from todo.domain.reconciler import ReminderReconciler
-from todo.shared.dapr import DaprJobsScheduler, JobFailurePolicy
+from todo.shared.dapr import DaprJobsScheduler, JobFailurePolicy, SidecarGrpc
 from todo.shared.dlq import DeadLetterWatch
 from todo.worker.gateway_http import HttpTaskGateway
 from todo.worker.scheduler_watch import ReconciledScheduling, SchedulerWatch
@@ -21,14 +20,14 @@ from todo.worker.settings import WorkerSettings
 
 
 def reminder_jobs(
-    settings: WorkerSettings, sidecar: httpx.AsyncClient, tasks: HttpTaskGateway
+    settings: WorkerSettings, sidecar: SidecarGrpc, tasks: HttpTaskGateway
 ) -> tuple[DaprJobsScheduler, ReconciledScheduling, SchedulerWatch]:
     """The Jobs API adapter (readiness), the scheduler the handlers use (a failed call is
     left to the reconciler), and the watch that reconciles."""
     useful_for = timedelta(seconds=settings.reminder_useful_for_seconds)
     policy = JobFailurePolicy(
         interval_seconds=settings.reminder_retry_seconds,
-        max_retries=int(useful_for.total_seconds() // settings.reminder_retry_seconds),
+        max_retries=int(useful_for.total_seconds()) // settings.reminder_retry_seconds,
     )
     jobs = DaprJobsScheduler(
         sidecar, failure_policy=policy, call_timeout_seconds=settings.scheduler_call_timeout_seconds

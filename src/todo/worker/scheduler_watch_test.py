@@ -9,7 +9,7 @@ import httpx
 
 from todo.domain.reconciler import ReminderReconciler, ReminderTaskPage
 from todo.domain.events import TaskSnapshot
-from todo.shared.dapr import DaprJobsScheduler
+from todo.shared.dapr import DaprJobsScheduler, SidecarGrpc
 from todo.worker.scheduler_watch import ReconciledScheduling, SchedulerWatch
 
 
@@ -28,7 +28,7 @@ async def test_a_failed_schedule_is_deferred_to_the_reconciler_not_raised() -> N
         return httpx.Response(500, json={"errorCode": "DAPR_SCHEDULER_SCHEDULE_JOB"})
 
     client = httpx.AsyncClient(base_url="http://sidecar", transport=httpx.MockTransport(refuse))
-    jobs = DaprJobsScheduler(client, scheduling_grace_seconds=0)
+    jobs = DaprJobsScheduler(SidecarGrpc(client, 1), scheduling_grace_seconds=0)
     watch = SchedulerWatch(jobs, ReminderReconciler(NoTasks(), jobs))
     scheduling = ReconciledScheduling(jobs, watch)
     await scheduling.schedule("reminder-t", datetime.now(UTC), {"task_id": "t"})

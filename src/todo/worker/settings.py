@@ -31,6 +31,7 @@ class WorkerSettings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///.todo-data/worker.db"
     # Dapr mode: the sidecar (its API token is DAPR_API_TOKEN, as daprd reads it too).
     dapr_http_port: int = Field(default=3500, validation_alias="DAPR_HTTP_PORT")
+    dapr_grpc_port: int = Field(default=50001, validation_alias="DAPR_GRPC_PORT")
     dapr_api_token: str = Field(default="", validation_alias="DAPR_API_TOKEN")
     backend_app_id: str = "todo-backend"
     pubsub_name: str = "pubsub"
@@ -38,7 +39,7 @@ class WorkerSettings(BaseSettings):
     # Reminder jobs (Dapr shape): a failed callback is tried again every
     # `reminder_retry_seconds` for as long as the reminder is useful, then dropped; the
     # reconciler restores no reminder older than that either.
-    reminder_retry_seconds: float = Field(default=3.0, gt=0)
+    reminder_retry_seconds: int = Field(default=3, ge=1)
     reminder_useful_for_seconds: int = Field(default=3600, ge=60)
     # The scheduler watch: probe (readiness, lost jobs) and reconcile periods.
     scheduler_probe_seconds: float = Field(default=5.0, gt=0)
