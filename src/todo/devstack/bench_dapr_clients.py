@@ -99,7 +99,13 @@ def http_operations(
         "state save": lambda i: ok(
             worker.post(
                 "/v1.0/state/statestore",
-                json=[{"key": f"http|{i}", "value": {"at": "now"}, "metadata": {"ttlInSeconds": "604800"}}],
+                json=[
+                    {
+                        "key": f"http|{i}",
+                        "value": {"at": "now"},
+                        "metadata": {"ttlInSeconds": "604800"},
+                    }
+                ],
             )
         ),
         "state get": lambda i: ok(worker.get(f"/v1.0/state/statestore/http|{i}")),
@@ -119,9 +125,13 @@ def sdk_operations(task_id: str) -> tuple[DaprClient, DaprClient, dict[str, Oper
     """The SDK reads its token and sidecar from DAPR_* variables when first imported."""
     from dapr.aio.clients import DaprClient
     from dapr.clients.grpc._jobs import ConstantFailurePolicy, Job
-    from google.protobuf.any_pb2 import Any as AnyMessage
-    from google.protobuf.json_format import ParseDict
-    from google.protobuf.struct_pb2 import Value
+    from google.protobuf.any_pb2 import (
+        Any as AnyMessage,
+    )
+
+    # pants: no-infer-dep
+    from google.protobuf.json_format import ParseDict  # pants: no-infer-dep
+    from google.protobuf.struct_pb2 import Value  # pants: no-infer-dep
 
     backend = DaprClient(address=os.environ["BENCH_BACKEND_GRPC"])
     worker = DaprClient(address=os.environ["BENCH_WORKER_GRPC"])
@@ -216,8 +226,8 @@ async def run(args: argparse.Namespace) -> None:
                         results.setdefault(name, {})[client] = figures
                         print(f"[bench] {name} {client}: {figures}", flush=True)
             finally:
-                await sdk_backend.close()
-                await sdk_worker.close()
+                await sdk_backend.close()  # type: ignore[no-untyped-call]
+                await sdk_worker.close()  # type: ignore[no-untyped-call]
     print(
         f"\nDapr 1.16 devstack, {datetime.now(UTC):%Y-%m-%d}, {args.operations} calls, "
         f"{args.concurrency} in flight for throughput"

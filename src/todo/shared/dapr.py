@@ -21,13 +21,15 @@ from typing import Any, TypeVar
 
 import httpx
 from dapr.aio.clients import DaprClient
-from dapr.conf import settings as dapr_settings
 from dapr.clients.exceptions import DaprGrpcError
 from dapr.clients.grpc._jobs import ConstantFailurePolicy, Job
-from google.protobuf.any_pb2 import Any as AnyMessage
-from google.protobuf.json_format import ParseDict
-from google.protobuf.struct_pb2 import Value
-from grpc import StatusCode
+
+# protobuf and grpcio come with dapr (its requirements), not as requirements of ours.
+from dapr.conf import settings as dapr_settings
+from google.protobuf.any_pb2 import Any as AnyMessage  # pants: no-infer-dep
+from google.protobuf.json_format import ParseDict  # pants: no-infer-dep
+from google.protobuf.struct_pb2 import Value  # pants: no-infer-dep
+from grpc import StatusCode  # pants: no-infer-dep
 
 from todo.domain.events import CloudEvent, parse_event
 from todo.domain.metrics import EVENTS_CONSUMED, EVENTS_PUBLISHED
@@ -172,14 +174,16 @@ class SidecarGrpc:
         if self._client is None:
             response = await self.http.get("/v1.0/healthz/outbound", timeout=2.0)
             _check(response)
-            dapr_settings.DAPR_HTTP_ENDPOINT = str(self.http.base_url).rstrip("/")
-            dapr_settings.DAPR_API_TOKEN = self.http.headers.get(SIDECAR_TOKEN_HEADER) or None
+            setattr(dapr_settings, "DAPR_HTTP_ENDPOINT", str(self.http.base_url).rstrip("/"))  # noqa: B010
+            setattr(  # noqa: B010 (settings made from the environment at import)
+                dapr_settings, "DAPR_API_TOKEN", self.http.headers.get(SIDECAR_TOKEN_HEADER)
+            )
             self._client = DaprClient(address=f"127.0.0.1:{self.grpc_port}")
         return self._client
 
     async def close(self) -> None:
         if self._client is not None:
-            await self._client.close()
+            await self._client.close()  # type: ignore[no-untyped-call]
             self._client = None
 
 
@@ -240,10 +244,10 @@ class DaprJobsScheduler:
         try:
             job = await self._call(lambda c: c.get_job_alpha1(name), timeout)
         except DaprGrpcError as exc:
-            if exc.code() == StatusCode.INTERNAL:
+            if _status(exc)[0] == StatusCode.INTERNAL:
                 return None
             raise
-        return datetime.fromisoformat(job.due_time)
+        return datetime.fromisoformat(job.due_time) if job.due_time else None
 
     async def probe(self, canary: str, timeout: float = 3.0) -> bool:
         """Whether the scheduler still holds the canary job `canary` (due years ahead,
@@ -263,7 +267,7 @@ class DaprJobsScheduler:
             client = await self.sidecar.client()
             result = await asyncio.wait_for(call(client), timeout or self.call_timeout_seconds)
         except DaprGrpcError as exc:
-            if exc.code() != StatusCode.INTERNAL or exc.error_code() != "DAPR_SCHEDULER_GET_JOB":
+            if _status(exc) != (StatusCode.INTERNAL, "DAPR_SCHEDULER_GET_JOB"):
                 self.scheduling.failed(exc)
             raise
         except Exception as exc:
@@ -271,6 +275,11 @@ class DaprJobsScheduler:
             raise
         self.scheduling.succeeded()
         return result
+
+
+def _status(error: DaprGrpcError) -> tuple[StatusCode, str]:
+    """The gRPC status and Dapr's error code (the reason of its ErrorInfo detail)."""
+    return error.code(), error.error_code()  # type: ignore[no-untyped-call]
 
 
 def _dapr_time(at: datetime) -> str:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from todo.domain.reconciler import ReminderReconciler, ReminderTaskPage
 from todo.domain.events import TaskSnapshot
+from todo.domain.reconciler import ReminderReconciler, ReminderTaskPage
 from todo.shared.dapr import DaprJobsScheduler, SidecarGrpc
 from todo.worker.scheduler_watch import ReconciledScheduling, SchedulerWatch
 
