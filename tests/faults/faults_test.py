@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from faults import report
@@ -27,20 +28,20 @@ pytestmark = pytest.mark.skipif(
 )
 
 # Shorter periods than production's, so that a 12 s outage heals within the scenario.
-BACKEND_ENV = {"TODO_PUBLISH_GRACE_SECONDS": "3", "TODO_LOG_LEVEL": "WARNING"}
-WORKER_ENV = {
-    "TODO_WORKER_LOG_LEVEL": "WARNING",
-    "TODO_WORKER_REMINDER_RETRY_SECONDS": "2",
-    "TODO_WORKER_SCHEDULER_PROBE_SECONDS": "2",
-    "TODO_WORKER_RECONCILE_SECONDS": "30",
-    "TODO_WORKER_DLQ_CHECK_SECONDS": "5",
-    "TODO_WORKER_DLQ_RETRY_AFTER_SECONDS": "10",
+BACKEND_SETTINGS: dict[str, Any] = {"publish_grace_seconds": 3, "log_level": "WARNING"}
+WORKER_SETTINGS: dict[str, Any] = {
+    "log_level": "WARNING",
+    "reminder_retry_seconds": 2,
+    "scheduler_probe_seconds": 2,
+    "reconcile_seconds": 30,
+    "dlq_check_seconds": 5,
+    "dlq_retry_after_seconds": 10,
 }
 
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStackTarget]:
-    devstack = DevStackTarget(tmp_path_factory.mktemp("faults"), BACKEND_ENV, WORKER_ENV)
+    devstack = DevStackTarget(tmp_path_factory.mktemp("faults"), BACKEND_SETTINGS, WORKER_SETTINGS)
     try:
         asyncio.run(devstack.start())
         yield devstack

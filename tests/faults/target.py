@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -114,8 +114,12 @@ class DevStackTarget:
     PostgreSQL (latency), proxies between the worker and its sidecar both ways (a
     partition), and Kafka's data on a small tmpfs of its own (a full disk; needs root)."""
 
-    def __init__(self, work_dir: Path, backend_env: dict[str, str], worker_env: dict[str, str]):
-        self.stack = DevStack(work_dir, backend_env=backend_env, worker_env=dict(worker_env))
+    def __init__(
+        self, work_dir: Path, backend: dict[str, Any], worker: dict[str, Any]
+    ) -> None:
+        self.stack = DevStack(
+            work_dir, backend_overrides=dict(backend), worker_overrides=dict(worker)
+        )
         stack = self.stack
         # The PostgreSQL scenario crashes the server: an acknowledged commit must survive.
         stack.postgres.crash_safe = True
@@ -126,8 +130,8 @@ class DevStackTarget:
         self.to_sidecar = TcpProxy(target_port=stack.worker_sidecar.http_port)
         self.to_sidecar_grpc = TcpProxy(target_port=stack.worker_sidecar.grpc_port)
         self.to_worker = TcpProxy(target_port=stack.worker_port)
-        stack.worker_env["DAPR_HTTP_PORT"] = str(self.to_sidecar.port)
-        stack.worker_env["DAPR_GRPC_PORT"] = str(self.to_sidecar_grpc.port)
+        stack.worker_overrides["DAPR_HTTP_PORT"] = self.to_sidecar.port
+        stack.worker_overrides["DAPR_GRPC_PORT"] = self.to_sidecar_grpc.port
         stack.worker_sidecar.app_port = self.to_worker.port
         self._proxies = (self.database_proxy, self.to_sidecar, self.to_sidecar_grpc, self.to_worker)
         self.broker_disk = work_dir / "kafka"

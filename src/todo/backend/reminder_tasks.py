@@ -1,59 +1,64 @@
 """What the reminder reconciler reads: tasks with reminders, with their last notification.
 
-A read of its own, apart from the commands: paged by task id (a stable cursor while
-tasks come and go), open tasks plus those changed lately (a task closed or stripped of
-its reminders a moment ago may still have a job to cancel).
+A read of its own, beside the task queries: paged by task id (a stable cursor while tasks
+come and go), open tasks plus those changed lately (a task closed or stripped of its
+reminders a moment ago may still have a job to cancel).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
-from todo.backend.models import Notification, Task, TaskStatus
-from todo.backend.tasks_service import snapshot, tags_of
+from todo.backend.models import TASKS, Notification
+from todo.backend.tasks.queries import snapshot, tags_of
 from todo.domain.reconciler import ReminderTaskPage, ReminderTaskState
+from todo.domain.tasks import TaskStatus
+
+NOTIFICATIONS = Notification.__table__  # type: ignore[attr-defined]
 
 
 async def reminder_tasks(
     session: AsyncSession, after: str | None, limit: int, changed_within: timedelta
 ) -> ReminderTaskPage:
     last_notified = (
-        select(func.max(Notification.fire_at))
-        .where(col(Notification.task_id) == col(Task.id))
+        select(func.max(NOTIFICATIONS.c.fire_at))
+        .where(NOTIFICATIONS.c.task_id == TASKS.c.id)
         .scalar_subquery()
     )
     since = datetime.now(UTC) - changed_within
     query = (
-        select(Task, last_notified)
+        select(TASKS, last_notified.label("last_notified_at"))
         .where(
-            or_(func.json_array_length(Task.reminders) > 0, col(Task.snoozed_until).is_not(None)),
-            or_(col(Task.status) == TaskStatus.OPEN.value, col(Task.updated_at) >= since),
+            or_(func.json_array_length(TASKS.c.reminders) > 0, TASKS.c.snoozed_until.is_not(None)),
+            or_(TASKS.c.status == TaskStatus.OPEN, TASKS.c.updated_at >= since),
         )
-        .order_by(col(Task.id))
+        .order_by(TASKS.c.id)
         .limit(limit + 1)
     )
     if after is not None:
-        query = query.where(col(Task.id) > after)
+        query = query.where(TASKS.c.id > after)
     rows = (await session.execute(query)).all()
     page = rows[:limit]
-    tags = await tags_of(session, [task.id for task, _ in page])
+    tags = await tags_of(session, [row.id for row in page])
     data = [
         ReminderTaskState(
-            task=snapshot(task, tags[task.id]),
-            last_notified_at=_aware(notified),
-            changed_at=task.updated_at,
+            task=snapshot(row, tags[row.id]),
+            last_notified_at=_aware(row.last_notified_at),
+            changed_at=row.updated_at,
         )
-        for task, notified in page
+        for row in page
     ]
-    return ReminderTaskPage(data=data, next_after=page[-1][0].id if len(rows) > limit else None)
+    return ReminderTaskPage(data=data, next_after=page[-1].id if len(rows) > limit else None)
 
 
 def _aware(at: datetime | None) -> datetime | None:
-    # A scalar subquery bypasses the column's type: SQLite hands back a naive UTC value.
+    # A scalar subquery bypasses the column's type: SQLite hands back a naive UTC value
+    # (or text).
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
     if at is None or at.tzinfo is not None:
         return at
     return at.replace(tzinfo=UTC)

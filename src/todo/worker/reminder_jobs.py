@@ -4,11 +4,7 @@ shape), and the automatic retry tier of the dead-letter topics (both shapes)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
-
-from fastapi import FastAPI
 
 from todo.domain.events import Topic
 from todo.domain.reconciler import ReminderReconciler
@@ -41,27 +37,15 @@ def reminder_jobs(
     return jobs, ReconciledScheduling(jobs, watch), watch
 
 
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-
-
-def with_dead_letter_watch(settings: WorkerSettings, lifespan: Lifespan) -> Lifespan:
-    """`lifespan`, plus the dead-letter watch while it runs (when a Kafka is configured)."""
+def dead_letter_watches(settings: WorkerSettings) -> list[DeadLetterWatch]:
+    """The automatic retry tier of the dead-letter topics, when a Kafka is configured."""
     if not settings.dlq_kafka_bootstrap:
-        return lifespan
-    watch = DeadLetterWatch(
-        settings.dlq_kafka_bootstrap,
-        [Topic.TASK_EVENTS.value, Topic.REMINDERS.value],
-        period_seconds=settings.dlq_check_seconds,
-        retry_after_seconds=settings.dlq_retry_after_seconds,
-    )
-
-    @asynccontextmanager
-    async def watched(app: FastAPI) -> AsyncIterator[None]:
-        async with lifespan(app):
-            await watch.start()
-            try:
-                yield
-            finally:
-                await watch.stop()
-
-    return watched
+        return []
+    return [
+        DeadLetterWatch(
+            settings.dlq_kafka_bootstrap,
+            [Topic.TASK_EVENTS.value, Topic.REMINDERS.value],
+            period_seconds=settings.dlq_check_seconds,
+            retry_after_seconds=settings.dlq_retry_after_seconds,
+        )
+    ]

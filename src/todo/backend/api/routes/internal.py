@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from todo.backend import tasks_service as svc
-from todo.backend.api.deps import RuntimeDep, SessionDep
+from todo.backend import notifications
+from todo.backend.api.deps import SessionDep
 from todo.backend.reminder_tasks import reminder_tasks
+from todo.backend.tasks import commands, queries
+from todo.domain.errors import NotFound
 from todo.domain.events import TaskSnapshot
 from todo.domain.reconciler import ReminderTaskPage
 
@@ -51,30 +53,25 @@ async def list_reminder_tasks(
 
 @router.get("/tasks/{task_id}")
 async def get_task(task_id: str, session: SessionDep) -> TaskSnapshot:
-    found = await svc.load_snapshot(session, task_id)
+    found = await queries.load_snapshot(session, task_id)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"task {task_id} not found")
+        raise NotFound("task", task_id)
     return found
 
 
 @router.post("/tasks/{task_id}/next-occurrence")
 async def next_occurrence(
-    task_id: str, body: NextOccurrenceRequest, session: SessionDep, runtime: RuntimeDep
+    task_id: str, body: NextOccurrenceRequest, session: SessionDep
 ) -> NextOccurrenceResult:
-    created = await svc.create_next_occurrence(session, task_id, body.idempotency_key)
-    runtime.relay.poke()
+    created = await commands.create_next_occurrence(session, task_id, body.idempotency_key)
     return NextOccurrenceResult(task_id=created)
 
 
 @router.post("/tasks/{task_id}/reminders")
 async def record_reminder(
-    task_id: str, body: ReminderRequest, session: SessionDep, runtime: RuntimeDep
+    task_id: str, body: ReminderRequest, session: SessionDep
 ) -> ReminderResult:
-    try:
-        notification_id, created = await svc.record_reminder(
-            session, task_id, body.fire_at, body.title
-        )
-    except svc.TaskNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"task {task_id} not found") from None
-    runtime.relay.poke()
+    notification_id, created = await notifications.record_reminder(
+        session, task_id, body.fire_at, body.title
+    )
     return ReminderResult(notification_id=notification_id, created=created)
