@@ -2,7 +2,7 @@
 Python SDK (`dapr`, gRPC, `dapr.aio`) for each building block the services use, on the
 devstack's real sidecars.
 
-    ./pants run src/todo/devstack:bench-dapr-clients -- --operations 300 --concurrency 16
+    ./pants run loadtests:bench-dapr-clients -- --operations 300 --concurrency 16
 
 For each building block and client: latency one call at a time (p50, p95), throughput with
 `--concurrency` calls in flight, and this process's CPU per call (what the service's event
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -24,17 +23,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import httpx
+from dapr.aio.clients import DaprClient
+from dapr.clients.grpc._jobs import ConstantFailurePolicy, Job
+from google.protobuf.any_pb2 import Any as AnyMessage  # pants: no-infer-dep
+from google.protobuf.json_format import ParseDict  # pants: no-infer-dep
+from google.protobuf.struct_pb2 import Value  # pants: no-infer-dep
 
 from todo.devstack.stack import BACKEND_APP_ID, DevStack
 from todo.domain.events import RefreshData, refresh_event
-from todo.shared.dapr import DaprEventPublisher, JobFailurePolicy, sidecar_client
+from todo.shared.dapr import DaprEventPublisher, JobFailurePolicy, SidecarGrpc, sidecar_client
 from todo.worker.gateway_http import HttpTaskGateway
-
-if TYPE_CHECKING:
-    from dapr.aio.clients import DaprClient
 
 Operation = Callable[[int], Awaitable[object]]
 FAR = datetime.now(UTC).replace(microsecond=0) + timedelta(days=365)
@@ -121,20 +120,10 @@ def http_operations(
     }
 
 
-def sdk_operations(task_id: str) -> tuple[DaprClient, DaprClient, dict[str, Operation]]:
-    """The SDK reads its token and sidecar from DAPR_* variables when first imported."""
-    from dapr.aio.clients import DaprClient
-    from dapr.clients.grpc._jobs import ConstantFailurePolicy, Job
-    from google.protobuf.any_pb2 import (
-        Any as AnyMessage,
-    )
-
-    # pants: no-infer-dep
-    from google.protobuf.json_format import ParseDict  # pants: no-infer-dep
-    from google.protobuf.struct_pb2 import Value  # pants: no-infer-dep
-
-    backend = DaprClient(address=os.environ["BENCH_BACKEND_GRPC"])
-    worker = DaprClient(address=os.environ["BENCH_WORKER_GRPC"])
+def sdk_operations(
+    backend: DaprClient, worker: DaprClient, task_id: str
+) -> dict[str, Operation]:
+    """Each building block through the SDK's asyncio client (gRPC)."""
     event = refresh_event(RefreshData(owner_id="bench", kind="task", reason="bench"))
     body = event.model_dump_json()
     due = FAR.isoformat().replace("+00:00", "Z")
@@ -180,7 +169,7 @@ def sdk_operations(task_id: str) -> tuple[DaprClient, DaprClient, dict[str, Oper
             BACKEND_APP_ID, f"internal/v1/tasks/{task_id}", b"", http_verb="GET"
         ),
     }
-    return backend, worker, operations
+    return operations
 
 
 async def a_task(stack: DevStack) -> str:
@@ -201,11 +190,6 @@ async def run(args: argparse.Namespace) -> None:
     results: dict[str, dict[str, Figures]] = {}
     async with DevStack(work_dir) as stack:
         task_id = await a_task(stack)
-        os.environ["DAPR_API_TOKEN"] = stack.dapr_api_token
-        # The SDK checks a sidecar's health over HTTP before its first gRPC call.
-        os.environ["DAPR_HTTP_PORT"] = str(stack.worker_sidecar.http_port)
-        os.environ["BENCH_BACKEND_GRPC"] = stack.backend_sidecar.grpc_address
-        os.environ["BENCH_WORKER_GRPC"] = stack.worker_sidecar.grpc_address
         async with (
             sidecar_client(stack.backend_sidecar.http_port, stack.dapr_api_token) as backend,
             sidecar_client(stack.worker_sidecar.http_port, stack.dapr_api_token) as worker,
@@ -216,7 +200,11 @@ async def run(args: argparse.Namespace) -> None:
             ) as invoke,
         ):
             http_ops = http_operations(backend, worker, invoke, task_id)
-            sdk_backend, sdk_worker, sdk_ops = sdk_operations(task_id)
+            backend_grpc = SidecarGrpc(backend, stack.backend_sidecar.grpc_port)
+            worker_grpc = SidecarGrpc(worker, stack.worker_sidecar.grpc_port)
+            sdk_ops = sdk_operations(
+                await backend_grpc.client(), await worker_grpc.client(), task_id
+            )
             try:
                 for name in http_ops:
                     for client, ops in (("http", http_ops), ("sdk", sdk_ops)):
@@ -226,8 +214,8 @@ async def run(args: argparse.Namespace) -> None:
                         results.setdefault(name, {})[client] = figures
                         print(f"[bench] {name} {client}: {figures}", flush=True)
             finally:
-                await sdk_backend.close()  # type: ignore[no-untyped-call]
-                await sdk_worker.close()  # type: ignore[no-untyped-call]
+                await backend_grpc.close()
+                await worker_grpc.close()
     print(
         f"\nDapr 1.16 devstack, {datetime.now(UTC):%Y-%m-%d}, {args.operations} calls, "
         f"{args.concurrency} in flight for throughput"
