@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
 import httpx
 from dapr.aio.clients import DaprClient
 from dapr.clients.grpc._jobs import ConstantFailurePolicy, Job
@@ -120,9 +121,7 @@ def http_operations(
     }
 
 
-def sdk_operations(
-    backend: DaprClient, worker: DaprClient, task_id: str
-) -> dict[str, Operation]:
+def sdk_operations(backend: DaprClient, worker: DaprClient, task_id: str) -> dict[str, Operation]:
     """Each building block through the SDK's asyncio client (gRPC)."""
     event = refresh_event(RefreshData(owner_id="bench", kind="task", reason="bench"))
     body = event.model_dump_json()

@@ -114,9 +114,7 @@ class DevStackTarget:
     PostgreSQL (latency), proxies between the worker and its sidecar both ways (a
     partition), and Kafka's data on a small tmpfs of its own (a full disk; needs root)."""
 
-    def __init__(
-        self, work_dir: Path, backend: dict[str, Any], worker: dict[str, Any]
-    ) -> None:
+    def __init__(self, work_dir: Path, backend: dict[str, Any], worker: dict[str, Any]) -> None:
         self.stack = DevStack(
             work_dir, backend_overrides=dict(backend), worker_overrides=dict(worker)
         )
