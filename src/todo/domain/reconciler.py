@@ -20,6 +20,7 @@ or racing a job that fires meanwhile, doubles no effect.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -108,6 +109,7 @@ class ReminderReconciler:
     scheduler: InspectableScheduler
     useful_for: timedelta = timedelta(hours=1)
     page_size: int = 200
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     async def reconcile(self) -> ReconcileReport:
         """One pass over every task with reminders; raises if the task service or the
@@ -139,7 +141,7 @@ class ReminderReconciler:
         report.checked += 1
         task = state.task
         name = reminder_job_name(task.id)
-        wanted = wanted_fire_time(state, datetime.now(UTC), self.useful_for)
+        wanted = wanted_fire_time(state, self.clock(), self.useful_for)
         if wanted is None:
             # An open task's leftover job fires into nothing (its reminder was notified or
             # its time is past: the callback checks); a closed task's is deleted.

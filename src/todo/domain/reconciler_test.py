@@ -112,7 +112,7 @@ async def test_a_pass_restores_lost_jobs_moves_wrong_ones_and_cancels_unwanted()
             reminder_job_name("d-closed"): soon,
         }
     )
-    report = await ReminderReconciler(tasks, jobs, useful_for=HOUR, page_size=2).reconcile()
+    report = await ReminderReconciler(tasks, jobs, useful_for=HOUR, page_size=2, clock=lambda: NOW).reconcile()
     assert (report.checked, report.restored, report.moved, report.cleared) == (5, 1, 1, 2)
     assert jobs.held == {
         reminder_job_name("a-lost"): soon,
@@ -123,7 +123,7 @@ async def test_a_pass_restores_lost_jobs_moves_wrong_ones_and_cancels_unwanted()
     name, _, payload = jobs.scheduled[0]
     assert name == reminder_job_name("a-lost")
     assert payload == {"task_id": "a-lost", "owner_id": "u1", "fire_at": "2026-12-01T12:01:00Z"}
-    again = await ReminderReconciler(tasks, jobs, useful_for=HOUR).reconcile()
+    again = await ReminderReconciler(tasks, jobs, useful_for=HOUR, clock=lambda: NOW).reconcile()
     assert again.repaired == 0, "a second pass finds nothing to do"
 
 
@@ -132,6 +132,6 @@ async def test_a_task_changed_since_its_page_was_read_is_left_to_its_event() -> 
     tasks = Tasks([listed])
     tasks.current["a-changed"] = listed.task.model_copy(update={"version": 2})
     jobs = Jobs({})
-    report = await ReminderReconciler(tasks, jobs, useful_for=HOUR).reconcile()
+    report = await ReminderReconciler(tasks, jobs, useful_for=HOUR, clock=lambda: NOW).reconcile()
     assert report.repaired == 0, "the page was stale: no repair from it"
     assert jobs.held == {}
