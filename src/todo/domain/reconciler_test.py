@@ -112,7 +112,9 @@ async def test_a_pass_restores_lost_jobs_moves_wrong_ones_and_cancels_unwanted()
             reminder_job_name("d-closed"): soon,
         }
     )
-    report = await ReminderReconciler(tasks, jobs, useful_for=HOUR, page_size=2, clock=lambda: NOW).reconcile()
+    report = await ReminderReconciler(
+        tasks, jobs, useful_for=HOUR, page_size=2, clock=lambda: NOW
+    ).reconcile()
     assert (report.checked, report.restored, report.moved, report.cleared) == (5, 1, 1, 2)
     assert jobs.held == {
         reminder_job_name("a-lost"): soon,
