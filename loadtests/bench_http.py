@@ -251,7 +251,7 @@ async def ours(
     name: str, work: Path, users: int, database_url: str | None
 ) -> AsyncIterator[Target]:
     async with shapes.embedded(
-        work / name, database_url=database_url, backend_fields=BENCH_BACKEND
+        work / name, database_url=database_url, backend_overrides=BENCH_BACKEND
     ) as running:
         tokens, ids = await _seed_ours(running.base_url, users)
         yield Target(name, running.base_url, running.backend.pid, tokens, ids)

@@ -84,7 +84,7 @@ async def embedded(
 ) -> AsyncIterator[Target]:
     """The embedded shape; on SQLite in `workdir`, or on the database `database_url`."""
     async with shapes.embedded(
-        workdir, database_url=database_url, logs=logs, backend_fields=LOAD_TEST_LIMITS
+        workdir, database_url=database_url, logs=logs, backend_overrides=LOAD_TEST_LIMITS
     ) as running:
         database = "PostgreSQL" if database_url else "SQLite"
         yield Target(
@@ -109,7 +109,10 @@ async def kafka(
             f"--postgres-url names {host}, not a loopback address (give --allow-remote)"
         )
     async with shapes.kafka(
-        workdir, postgres_admin_url=postgres_admin_url, logs=logs, backend_fields=LOAD_TEST_LIMITS
+        workdir,
+        postgres_admin_url=postgres_admin_url,
+        logs=logs,
+        backend_overrides=LOAD_TEST_LIMITS,
     ) as running:
         assert running.kafka is not None
         yield Target(
@@ -154,7 +157,7 @@ def keep_logs(work_dir: Path, logs: Path) -> list[Path]:
 
 @contextlib.asynccontextmanager
 async def _devstack_target(stack_dir: Path) -> AsyncIterator[Target]:
-    async with DevStack(stack_dir, backend_fields=LOAD_TEST_LIMITS) as stack:
+    async with DevStack(stack_dir, backend_overrides=LOAD_TEST_LIMITS) as stack:
         assert stack.backend is not None
         assert stack.worker is not None
         services = [stack.backend, stack.worker]

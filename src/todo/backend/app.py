@@ -29,6 +29,7 @@ from todo.backend.rate_limits import AbusePolicy
 from todo.backend.runtime import Runtime
 from todo.backend.security_headers import SecurityHeaders
 from todo.backend.settings import BackendSettings, BusKind, get_settings
+from todo.backend.unavailable import install_database_outage_handlers
 from todo.backend.web import web_router
 from todo.domain.events import Topic
 from todo.domain.handlers import reminder_machinery
@@ -55,6 +56,7 @@ def build_bus(settings: BackendSettings) -> EventBus:
     return DaprEventBus(
         sidecar_client(settings.dapr_http_port, settings.dapr_api_token),
         pubsub=settings.pubsub_name,
+        publish_grace_seconds=settings.publish_grace_seconds,
     )
 
 
@@ -113,7 +115,9 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
             await session.execute(text("SELECT 1"))
 
     async def bus_ready() -> None:
-        if not runtime.bus.ready:
+        if isinstance(runtime.bus, DaprEventBus):
+            await runtime.bus.check_ready()  # which part fails, since when
+        elif not runtime.bus.ready:
             raise ConnectionError(f"event bus ({settings.bus.value}) not connected")
 
     app = FastAPI(
@@ -129,6 +133,7 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     instrument(app)
     app.add_middleware(SecurityHeaders)
+    install_database_outage_handlers(app, settings.retry_after_seconds)
     app.include_router(health_router({"database": database_ready, "event bus": bus_ready}))
     app.include_router(api_router)
     app.include_router(

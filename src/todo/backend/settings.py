@@ -80,6 +80,10 @@ class BackendSettings(BaseSettings):
     log_level: str = "INFO"
     json_logs: bool = False
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # Readiness: not ready once publishing events has failed for this long (Dapr shape).
+    publish_grace_seconds: float = Field(default=10.0, ge=0)
+    # A database outage answers 503 with this Retry-After.
+    retry_after_seconds: int = Field(default=5, ge=1)
 
     @field_validator("sign_up_rate", "sign_in_rate", "sign_in_failure_rate")
     @classmethod

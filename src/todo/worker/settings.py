@@ -38,10 +38,27 @@ class WorkerSettings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///.todo-data/worker.db"
     # Dapr mode: the sidecar (its API token is DAPR_API_TOKEN, as daprd reads it too).
     dapr_http_port: int = Field(default=3500, validation_alias="DAPR_HTTP_PORT")
+    dapr_grpc_port: int = Field(default=50001, validation_alias="DAPR_GRPC_PORT")
     dapr_api_token: str = Field(default="", validation_alias="DAPR_API_TOKEN")
     backend_app_id: str = "todo-backend"
     pubsub_name: str = "pubsub"
     state_store_name: str = "statestore"
+    # Reminder jobs (Dapr shape): a failed callback is tried again every
+    # `reminder_retry_seconds` for as long as the reminder is useful, then dropped; the
+    # reconciler restores no reminder older than that either.
+    reminder_retry_seconds: int = Field(default=3, ge=1)
+    reminder_useful_for_seconds: int = Field(default=3600, ge=60)
+    # The scheduler watch: probe (readiness, lost jobs) and reconcile periods.
+    scheduler_probe_seconds: float = Field(default=5.0, gt=0)
+    # A Jobs API call that takes longer has failed (a restarted scheduler hangs them).
+    scheduler_call_timeout_seconds: float = Field(default=5.0, gt=0)
+    reconcile_seconds: float = Field(default=60.0, gt=0)
+    # Dead letters (both shapes): with a Kafka to reach (plaintext), the worker reports the
+    # depth of `<topic>.dlq` and replays its events older than `dlq_retry_after_seconds`
+    # every `dlq_check_seconds` (empty: no automatic retry tier; `todo.worker.dlq` by hand).
+    dlq_kafka_bootstrap: str = ""
+    dlq_check_seconds: float = Field(default=60.0, gt=0)
+    dlq_retry_after_seconds: float = Field(default=300.0, ge=0)
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_outside_local(self) -> Self:
