@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from todo.backend import notifications_service as svc
-from todo.backend.api.deps import CurrentUser, SessionDep
+from todo.backend.api.deps import CurrentUser, RuntimeDep, SessionDep
 from todo.backend.models import NotificationPublic, NotificationsPublic
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
@@ -23,14 +23,20 @@ async def list_notifications(
 
 @router.post("/{notification_id}/read", responses={404: {"description": "No such notification"}})
 async def mark_read(
-    notification_id: str, user: CurrentUser, session: SessionDep
+    notification_id: str, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> NotificationPublic:
     try:
-        return await svc.mark_read(session, user.id, notification_id)
+        read = await svc.mark_read(session, user.id, notification_id)
     except svc.NotificationNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "notification not found") from None
+    runtime.relay.poke()
+    return read
 
 
 @router.post("/read-all")
-async def mark_all_read(user: CurrentUser, session: SessionDep) -> dict[str, int]:
-    return {"marked": await svc.mark_all_read(session, user.id)}
+async def mark_all_read(
+    user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> dict[str, int]:
+    marked = await svc.mark_all_read(session, user.id)
+    runtime.relay.poke()
+    return {"marked": marked}
