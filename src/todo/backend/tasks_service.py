@@ -434,8 +434,30 @@ async def set_status(
     task.updated_at = now
     event_type = EventType.TASK_COMPLETED if completed else EventType.TASK_REOPENED
     _emit(session, event_type, task, tags, ["status"])
+    if not completed and task.recurrence is not None:
+        await _withdraw_next_occurrence(session, task, now)
     await session.commit()
     return to_public(task, tags)
+
+
+async def _withdraw_next_occurrence(session: AsyncSession, task: Task, now: datetime) -> None:
+    """Reopening an occurrence undoes its completion: the occurrence that completion
+    created goes away while still open, or the series would hold two open copies."""
+    generated = await session.scalar(
+        select(Task).where(
+            col(Task.series_id) == task.series_id,
+            col(Task.occurrence_number) == task.occurrence_number + 1,
+            col(Task.status) == TaskStatus.OPEN.value,
+            col(Task.origin_key).is_not(None),
+        )
+    )
+    if generated is None:
+        return
+    tags = (await tags_of(session, [generated.id]))[generated.id]
+    generated.version += 1
+    generated.updated_at = now
+    _emit(session, EventType.TASK_DELETED, generated, tags)
+    await session.delete(generated)
 
 
 async def snooze(session: AsyncSession, owner_id: str, task_id: str, until: datetime) -> TaskPublic:
@@ -485,12 +507,15 @@ async def create_next_occurrence(
     session: AsyncSession, task_id: str, idempotency_key: str
 ) -> str | None:
     """Create the occurrence after `task_id` once per key; returns its id (also when it
-    already existed), or None when the series is over or the task is gone."""
+    already existed), or None when the series is over, the task is gone or reopened."""
     existing = await session.scalar(select(Task.id).where(col(Task.origin_key) == idempotency_key))
     if existing is not None:
         return existing
     task = await session.get(Task, task_id)
     if task is None or task.recurrence is None or task.due_at is None:
+        return None
+    if task.status != TaskStatus.COMPLETED.value:
+        # Reopened before this completion was handled: the completion was undone.
         return None
     rule = RecurrenceRule.model_validate(task.recurrence)
     due = next_occurrence(
