@@ -308,6 +308,11 @@ def _check_reminders_have_due(reminders: list[dict[str, Any]], due_at: datetime 
 def _check_recurrence_has_due(rule: dict[str, Any] | None, due_at: datetime | None) -> None:
     if rule is not None and due_at is None:
         raise InvalidChange("recurrence", "a recurring task needs a due_at to recur from")
+    until = rule.get("until") if rule is not None else None
+    if until is not None and due_at is not None and datetime.fromisoformat(until) < due_at:
+        raise InvalidChange(
+            "recurrence", "the repeat ends (until) before the first due date (due_at)"
+        )
 
 
 async def create_task(
