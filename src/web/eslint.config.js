@@ -20,6 +20,11 @@ export default tseslint.config(
     },
   },
   {
+    // Tests state what they expect to exist; a failed assertion says more than a guard.
+    files: ["**/*.test.{ts,tsx}", "src/test/**"],
+    rules: { "@typescript-eslint/no-non-null-assertion": "off" },
+  },
+  {
     files: ["scripts/**/*.mjs", "eslint.config.js"],
     languageOptions: { globals: { ...globals.node } },
   },

@@ -128,7 +128,7 @@ describe("the task list", () => {
 
   it("keeps the list live: a change in another tab shows without a reload", async () => {
     const api = new FakeApi();
-    const { } = signedIn(api);
+    signedIn(api);
     await liveAndLoaded();
     api.tasks.push(makeTask({ title: "Made elsewhere" }));
     await act(async () => {

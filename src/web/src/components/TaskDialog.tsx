@@ -20,6 +20,12 @@ import { ReminderFields } from "./ReminderFields";
 import { RepeatFields } from "./RepeatFields";
 import { FieldMessage } from "./SignIn";
 
+const FIELD_OF_DRAFT: Partial<Record<keyof TaskDraft, string>> = {
+  due: "due_at",
+  zone: "time_zone",
+  repeat: "recurrence",
+};
+
 interface Banner {
   message: string;
   offerReload: boolean;
@@ -99,10 +105,15 @@ export function TaskDialog({ task: initialTask, board, onClose, onSaved }: TaskD
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [lastChange]);
 
+  // Editing a field clears its errors (a focus that changes nothing keeps them).
   const update = (patch: Partial<TaskDraft>): void => {
+    const changed = (Object.keys(patch) as (keyof TaskDraft)[]).filter(
+      (k) => JSON.stringify(patch[k]) !== JSON.stringify(draft[k]),
+    );
+    if (!changed.length) return;
     setDraft({ ...draft, ...patch });
-    const touched = Object.keys(patch).map((k) => (k === "due" ? "due_at" : k === "zone" ? "time_zone" : k === "repeat" ? "recurrence" : k));
-    setErrors(errors.filter((e) => !touched.includes(e.field)));
+    const fields = changed.map((k) => FIELD_OF_DRAFT[k] ?? k);
+    setErrors(errors.filter((e) => !fields.includes(e.field)));
   };
 
   const showErrors = (found: FieldError[]): void => {
