@@ -150,8 +150,8 @@ class TypeScriptFieldSet(FieldSet):
 
     @classmethod
     def is_applicable(cls, target: Target) -> bool:
-        source = target.get(JSSourceField)
-        return isinstance(source, (TypeScriptSourceField, TypeScriptTestSourceField))
+        # TypeScript only: plain JavaScript targets have the same base field.
+        return target.has_field(TypeScriptSourceField) or target.has_field(TypeScriptTestSourceField)
 
 
 @dataclass(frozen=True)
@@ -261,6 +261,15 @@ async def _group_by_package(
     return [tuple(group) for _, group in sorted(groups.items())]
 
 
+@dataclass(frozen=True)
+class PackagePartition:
+    package: str
+
+    @property
+    def description(self) -> str:
+        return self.package
+
+
 class ESLintRequest(LintTargetsRequest):
     field_set_type = TypeScriptFieldSet
     tool_subsystem = ESLint
@@ -270,15 +279,23 @@ class ESLintRequest(LintTargetsRequest):
 @rule(desc="Partition TypeScript by package", level=LogLevel.DEBUG)
 async def partition_for_eslint(
     request: ESLintRequest.PartitionRequest[TypeScriptFieldSet], eslint: ESLint
-) -> Partitions[TypeScriptFieldSet, Any]:
+) -> Partitions[TypeScriptFieldSet, PackagePartition]:
     if eslint.skip:
         return Partitions()
     groups = await _group_by_package(request.field_sets)
-    return Partitions(Partition(group) for group in groups)
+    owners = await MultiGet(
+        Get(OwningNodePackage, OwningNodePackageRequest(group[0].address)) for group in groups
+    )
+    return Partitions(
+        Partition(group, PackagePartition(owner.ensure_owner().address.spec))
+        for group, owner in zip(groups, owners)
+    )
 
 
 @rule(desc="Lint with ESLint", level=LogLevel.DEBUG)
-async def run_eslint(request: ESLintRequest.Batch[TypeScriptFieldSet, Any]) -> LintResult:
+async def run_eslint(
+    request: ESLintRequest.Batch[TypeScriptFieldSet, PackagePartition]
+) -> LintResult:
     result, _ = await _run_package_script(
         PackageScriptRun(tuple(request.elements), "lint", pass_files=True, description="ESLint on")
     )
