@@ -53,10 +53,12 @@ class Server:
             await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
+        """As a crash would: listening stops and every open connection is cut."""
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
-            # Open event streams would hold a graceful shutdown forever.
             self._server.force_exit = True
+            for connection in list(self._server.server_state.connections):
+                connection.transport.abort()
             await self._task
             self._server = None
 
@@ -251,7 +253,7 @@ async def test_a_recurring_task_rolls_forward_and_undo_leaves_one_open_copy(page
     first_due = (datetime.now().astimezone() + timedelta(hours=1)).replace(second=0, microsecond=0)
     await create_task(page, "Stretch", due=wall(first_due), repeat="daily")
     rows = page.get_by_test_id("task-row").filter(has_text="Stretch")
-    await rows.get_by_test_id("task-complete").check()
+    await rows.get_by_test_id("task-complete").click()
     # The next occurrence replaces it; the completed one leaves the (open) list.
     await expect(rows).to_have_count(1)
     await expect(rows.get_by_test_id("task-complete")).not_to_be_checked()

@@ -248,6 +248,7 @@ export function TaskApp({ session }: { session: Session }) {
               type="button"
               className="btn ghost small"
               data-testid="sign-out"
+              aria-label="Sign out"
               onClick={() => void signOut()}
             >
               <Icon name="out" />
