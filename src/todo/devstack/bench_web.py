@@ -62,9 +62,12 @@ class NetworkLog:
         self.cached: set[str] = set()
         self.status: dict[str, int] = {}
         self.bytes: dict[str, int] = {}
+        self.wire_status: dict[str, int] = {}
         cdp.on("Network.requestWillBeSent", self._sent)
         cdp.on("Network.requestServedFromCache", self._from_cache)
         cdp.on("Network.responseReceived", self._response)
+        # The status on the wire: a revalidated resource reports the cached 200 above.
+        cdp.on("Network.responseReceivedExtraInfo", self._wire_status)
         cdp.on("Network.loadingFinished", self._finished)
 
     def _sent(self, event: dict[str, Any]) -> None:
@@ -81,6 +84,9 @@ class NetworkLog:
         if response.get("fromDiskCache") or response.get("fromPrefetchCache"):
             self.cached.add(event["requestId"])
 
+    def _wire_status(self, event: dict[str, Any]) -> None:
+        self.wire_status[event["requestId"]] = int(event["statusCode"])
+
     def _finished(self, event: dict[str, Any]) -> None:
         self.bytes[event["requestId"]] = int(event["encodedDataLength"])
 
@@ -91,7 +97,7 @@ class NetworkLog:
             requests=len(ids),
             from_network=len(ids) - len(cached),
             from_cache=len(cached),
-            not_modified=sum(1 for i in ids if self.status.get(i) == 304),
+            not_modified=sum(1 for i in ids if self.wire_status.get(i, self.status.get(i)) == 304),
             wire_bytes=sum(self.bytes.get(i, 0) for i in ids if i not in self.cached),
             fcp_ms=fcp_ms,
             urls=[self.sent[i] for i in ids],
