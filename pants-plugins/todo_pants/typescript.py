@@ -26,7 +26,7 @@ from pants.core.goals.lint import LintResult, LintTargetsRequest
 from pants.core.target_types import FileSourceField, ResourceSourceField
 from pants.core.util_rules.partitions import Partition, PartitionerType, Partitions
 from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
-from pants.engine.addresses import Addresses, UnparsedAddressInputs
+from pants.engine.addresses import UnparsedAddressInputs
 from pants.engine.fs import Digest, MergeDigests
 from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
@@ -151,7 +151,9 @@ class TypeScriptFieldSet(FieldSet):
     @classmethod
     def is_applicable(cls, target: Target) -> bool:
         # TypeScript only: plain JavaScript targets have the same base field.
-        return target.has_field(TypeScriptSourceField) or target.has_field(TypeScriptTestSourceField)
+        return target.has_field(TypeScriptSourceField) or target.has_field(
+            TypeScriptTestSourceField
+        )
 
 
 @dataclass(frozen=True)
@@ -200,9 +202,7 @@ async def _run_package_script(run: PackageScriptRun) -> tuple[FallibleProcessRes
     )
     digest = await Get(
         Digest,
-        MergeDigests(
-            (installation.digest, sources.snapshot.digest, extra_sources.snapshot.digest)
-        ),
+        MergeDigests((installation.digest, sources.snapshot.digest, extra_sources.snapshot.digest)),
     )
     package_dir = installation.project_env.package_dir()
     files = (
@@ -294,7 +294,7 @@ async def partition_for_eslint(
 
 @rule(desc="Lint with ESLint", level=LogLevel.DEBUG)
 async def run_eslint(
-    request: ESLintRequest.Batch[TypeScriptFieldSet, PackagePartition]
+    request: ESLintRequest.Batch[TypeScriptFieldSet, PackagePartition],
 ) -> LintResult:
     result, _ = await _run_package_script(
         PackageScriptRun(tuple(request.elements), "lint", pass_files=True, description="ESLint on")

@@ -198,7 +198,8 @@ async def test_first_visit_paints_the_sign_in_form_without_script_and_caches_the
     await expect(page.get_by_test_id("auth-email")).to_be_visible()
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     script = await page.locator("script[type=module]").get_attribute("src")
-    assert script and script.startswith("/assets/")
+    assert script is not None
+    assert script.startswith("/assets/")
     asset = await context.request.get(script)
     assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
     await context.close()
@@ -406,7 +407,9 @@ async def test_on_a_phone_the_list_comes_first_and_targets_are_big_enough(
         page.get_by_test_id("filters-toggle"),
     ]:
         box = await control.bounding_box()
-        assert box is not None and box["width"] >= 24 and box["height"] >= 24, box
+        assert box is not None
+        assert box["width"] >= 24, box
+        assert box["height"] >= 24, box
     assert await serious_accessibility_findings(page) == []
 
     await page.get_by_test_id("filters-toggle").click()
@@ -415,7 +418,8 @@ async def test_on_a_phone_the_list_comes_first_and_targets_are_big_enough(
     await page.get_by_test_id("recurrence-frequency").select_option("weekly")
     for chip in await page.locator(".weekdays label").all():
         box = await chip.bounding_box()
-        assert box is not None and box["height"] >= 24
+        assert box is not None
+        assert box["height"] >= 24, box
     assert await serious_accessibility_findings(page) == []
     assert errors == []
     await context.close()

@@ -4,7 +4,6 @@ laid out in a temporary directory as the real one is."""
 from __future__ import annotations
 
 import gzip
-
 from collections.abc import AsyncIterator
 from pathlib import Path
 
