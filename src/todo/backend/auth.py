@@ -11,7 +11,7 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -130,7 +130,12 @@ async def register(session: AsyncSession, data: UserRegister) -> User:
     password_hash = await asyncio.to_thread(hash_password, data.password)
     user = User(email=email, display_name=data.display_name.strip(), password_hash=password_hash)
     session.add(user)
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:
+        # A concurrent sign-up with the same email committed first.
+        await session.rollback()
+        raise EmailTaken(email) from None
     return user
 
 

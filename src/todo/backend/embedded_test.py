@@ -14,7 +14,6 @@ import httpx
 from fastapi import FastAPI
 from sqlmodel import col, select
 
-from todo.backend import tasks_service
 from todo.backend.app import create_app
 from todo.backend.conftest import make_settings, signup
 from todo.backend.models import OutboxEvent
@@ -306,76 +305,3 @@ async def test_a_notification_tells_whether_its_task_can_still_be_snoozed(
     read = (await client.post(f"{API}/notifications/{note['id']}/read", headers=alice)).json()
     assert read["task_status"] is None
     assert read["read_at"] is not None
-
-
-async def test_reopening_a_completed_occurrence_withdraws_the_one_its_completion_created(
-    client: httpx.AsyncClient, alice: dict[str, str], app: FastAPI
-) -> None:
-    due = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
-    task = (
-        await client.post(
-            f"{API}/tasks",
-            headers=alice,
-            json={
-                "title": "Stretch",
-                "due_at": due.isoformat(),
-                "recurrence": {"frequency": "daily"},
-            },
-        )
-    ).json()
-
-    async def open_tasks() -> list[dict[str, Any]]:
-        r = await client.get(f"{API}/tasks", headers=alice, params={"status": "open"})
-        data: list[dict[str, Any]] = r.json()["data"]
-        return data
-
-    await client.post(f"{API}/tasks/{task['id']}/complete", headers=alice)
-    (following,) = await eventually(open_tasks)
-    assert following["occurrence_number"] == 2
-
-    # Undo: the task is open again and the occurrence its completion made is gone.
-    reopened = await client.post(f"{API}/tasks/{task['id']}/reopen", headers=alice)
-    assert reopened.json()["status"] == "open"
-    assert [t["id"] for t in await open_tasks()] == [task["id"]]
-    assert (await client.get(f"{API}/tasks/{following['id']}", headers=alice)).status_code == 404
-    await app.state.runtime.bus.drain()
-    assert [t["id"] for t in await open_tasks()] == [task["id"]]
-
-    # Completing again rolls forward again: one next occurrence, due a day later.
-    await client.post(f"{API}/tasks/{task['id']}/complete", headers=alice)
-    (again,) = await eventually(open_tasks)
-    assert again["occurrence_number"] == 2
-    assert datetime.fromisoformat(again["due_at"]) == due + timedelta(days=1)
-
-
-async def test_a_completion_undone_before_the_worker_handles_it_creates_nothing(
-    client: httpx.AsyncClient, alice: dict[str, str], app: FastAPI
-) -> None:
-    due = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
-    task = (
-        await client.post(
-            f"{API}/tasks",
-            headers=alice,
-            json={
-                "title": "Water",
-                "due_at": due.isoformat(),
-                "recurrence": {"frequency": "daily"},
-            },
-        )
-    ).json()
-    # Complete and reopen in the service, before the bus can hand the completion on.
-    owner = await _owner(client, alice)
-    async with app.state.runtime.sessions() as session:
-        await tasks_service.set_status(session, owner, task["id"], True)
-        await tasks_service.set_status(session, owner, task["id"], False)
-    async with app.state.runtime.sessions() as session:
-        created = await tasks_service.create_next_occurrence(session, task["id"], "late-event")
-    assert created is None
-    await app.state.runtime.bus.drain()
-    listed = (await client.get(f"{API}/tasks", headers=alice)).json()
-    assert [t["id"] for t in listed["data"]] == [task["id"]]
-
-
-async def _owner(client: httpx.AsyncClient, who: dict[str, str]) -> str:
-    owner: str = (await client.get(f"{API}/users/me", headers=who)).json()["id"]
-    return owner

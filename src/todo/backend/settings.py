@@ -24,11 +24,6 @@ class BusKind(StrEnum):
     DAPR = "dapr"
 
 
-class SchedulerKind(StrEnum):
-    DATABASE = "database"
-    DAPR = "dapr"
-
-
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "changethis"})
 
 
@@ -56,8 +51,8 @@ class BackendSettings(BaseSettings):
     dapr_http_port: int = Field(default=3500, validation_alias="DAPR_HTTP_PORT")
     dapr_api_token: str = Field(default="", validation_alias="DAPR_API_TOKEN")
     pubsub_name: str = "pubsub"
-    scheduler: SchedulerKind = SchedulerKind.DATABASE
-    # Run the worker's handlers in this process (the embedded shape).
+    # Run the reminder machinery in this process, with the database scheduler (the embedded
+    # shape); false when a worker service consumes the events.
     embedded_worker: bool = True
     # The Dapr app API token: internal endpoints accept only calls that carry it.
     app_api_token: str = ""

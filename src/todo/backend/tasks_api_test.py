@@ -223,7 +223,7 @@ async def test_other_users_tasks_are_404_everywhere(
     ]
     for r in attempts:
         assert r.status_code == 404
-        assert r.json()["detail"] == f"task {task['id']} not found"
+        assert r.json() == {"detail": "there is no task with this id", "code": "not_found"}
     assert missing.status_code == 404
     assert (await client.get(API, headers=bob)).json()["count"] == 0
     assert (await client.get(url, headers=alice)).json()["title"] == "Alice's secret"

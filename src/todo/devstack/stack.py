@@ -2,6 +2,7 @@
 and the backend and the worker, each with its own real daprd.
 
     ./pants run src/todo/devstack:stack          # prints where everything listens; Ctrl+C stops
+    ./pants run src/todo/devstack:stack -- --shape kafka|embedded   # the other shapes
 
 The Dapr resources are the `charts/todo-dapr` chart rendered with its local values, so
 the sidecars here load the same components, subscriptions, resiliency and configuration
@@ -20,12 +21,22 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from todo.backend.settings import BusKind
+from todo.devstack import shapes
 from todo.devstack.dapr import DaprScheduler, DaprSidecar, ensure_dapr_binaries
 from todo.devstack.helm import render_chart
 from todo.devstack.kafka import KafkaBroker, ensure_topics
 from todo.devstack.ports import free_port
 from todo.devstack.postgres import PostgresServer
-from todo.devstack.processes import PythonService, StartStop, python_env, stop_requested
+from todo.devstack.processes import PythonService, StartStop, stop_requested
+from todo.devstack.shapes import (
+    ShapeName,
+    backend_service,
+    backend_settings,
+    settings_of,
+    worker_service,
+)
+from todo.worker.settings import WorkerBus, WorkerSettings
 
 BACKEND_APP_ID = "todo-backend"
 WORKER_APP_ID = "todo-worker"
@@ -123,38 +134,28 @@ class DevStack(StartStop):
         await ensure_topics(self.kafka.bootstrap)
         await self.scheduler.start()
         await render_resources(self.work_dir / "dapr", self.kafka.bootstrap, database_url)
-        self.backend = PythonService(
-            "backend",
-            "todo.backend.main",
-            self.backend_port,
-            python_env(
-                {
-                    "TODO_PORT": str(self.backend_port),
-                    "TODO_DATABASE_URL": database_url,
-                    "TODO_DATA_DIR": str(self.work_dir / "backend"),
-                    "TODO_BUS": "dapr",
-                    "TODO_EMBEDDED_WORKER": "false",
-                    "TODO_APP_API_TOKEN": self.app_api_token,
-                    "TODO_JWT_SECRET": secrets.token_urlsafe(48),
-                    "DAPR_HTTP_PORT": str(self.backend_sidecar.http_port),
-                    "DAPR_API_TOKEN": self.dapr_api_token,
-                    "TODO_OUTBOX_POLL_SECONDS": "0.2",
-                }
+        self.backend = backend_service(
+            backend_settings(
+                self.backend_port,
+                self.work_dir / "backend",
+                database_url=database_url,
+                bus=BusKind.DAPR,
+                embedded_worker=False,
+                app_api_token=self.app_api_token,
+                DAPR_HTTP_PORT=self.backend_sidecar.http_port,
+                DAPR_API_TOKEN=self.dapr_api_token,
+                outbox_poll_seconds=0.2,
             ),
             self.work_dir / "logs" / "backend.log",
         )
-        self.worker = PythonService(
-            "worker",
-            "todo.worker.main",
-            self.worker_port,
-            python_env(
-                {
-                    "TODO_WORKER_PORT": str(self.worker_port),
-                    "TODO_WORKER_BUS": "dapr",
-                    "TODO_WORKER_APP_API_TOKEN": self.app_api_token,
-                    "DAPR_HTTP_PORT": str(self.worker_sidecar.http_port),
-                    "DAPR_API_TOKEN": self.dapr_api_token,
-                }
+        self.worker = worker_service(
+            settings_of(
+                WorkerSettings,
+                port=self.worker_port,
+                bus=WorkerBus.DAPR,
+                app_api_token=self.app_api_token,
+                DAPR_HTTP_PORT=self.worker_sidecar.http_port,
+                DAPR_API_TOKEN=self.dapr_api_token,
             ),
             self.work_dir / "logs" / "worker.log",
         )
@@ -208,16 +209,37 @@ class DevStack(StartStop):
         )
 
 
-async def _serve(work_dir: Path) -> None:
-    async with DevStack(work_dir) as stack:
-        print("Todo Cloud devstack is up:\n" + stack.describe(), flush=True)
-        await stop_requested().wait()
-        print("stopping…", flush=True)
+async def _serve(work_dir: Path, shape: ShapeName, postgres_url: str) -> None:
+    if shape is ShapeName.DAPR:
+        async with DevStack(work_dir) as stack:
+            print("Todo Cloud devstack (dapr) is up:\n" + stack.describe(), flush=True)
+            await stop_requested().wait()
+    else:
+        started = (
+            shapes.embedded(work_dir, log_level="INFO")
+            if shape is ShapeName.EMBEDDED
+            else shapes.kafka(work_dir, postgres_admin_url=postgres_url, log_level="INFO")
+        )
+        async with started as running:
+            print(f"Todo Cloud ({shape.value}) is up:", flush=True)
+            print(f"  web UI and API   {running.base_url}/", flush=True)
+            if running.kafka is not None:
+                print(f"  Kafka            {running.kafka.bootstrap}", flush=True)
+            print(f"  logs             {work_dir / 'logs'}", flush=True)
+            await stop_requested().wait()
+    print("stopping…", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--work-dir", default=".todo-data/devstack")
+    parser.add_argument(
+        "--shape",
+        type=ShapeName,
+        choices=list(ShapeName),
+        default=ShapeName.DAPR,
+        help="dapr (default: the production shape), kafka, or embedded",
+    )
     parser.add_argument(
         "--render-only",
         action="store_true",
@@ -227,7 +249,7 @@ def main() -> None:
     parser.add_argument(
         "--postgres-url",
         default="postgresql+asyncpg://todo_test:todo_test@127.0.0.1:5432/postgres",
-        help="with --render-only: the state store's database",
+        help="with --render-only: the state store's database; with --shape kafka: the server",
     )
     args = parser.parse_args()
     work_dir = Path(args.work_dir).resolve()
@@ -235,7 +257,7 @@ def main() -> None:
         asyncio.run(render_resources(work_dir / "dapr", args.kafka, args.postgres_url))
         print(f"Dapr resources in {work_dir / 'dapr'}")
         return
-    asyncio.run(_serve(work_dir))
+    asyncio.run(_serve(work_dir, args.shape, args.postgres_url))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,13 @@ describe("ApiError", () => {
       expect(bare.message).not.toContain("raw text");
     }
     expect(errorCode(409, { detail: "x" }, "sign-up")).toBe("email_taken");
+    expect(errorCode(409, { detail: "x", code: "conflict" }, "sign-up")).toBe("email_taken");
+    for (const code of ["conflict", "uncomputable", "forbidden", "bad_request", "method_not_allowed",
+      "unsupported_media_type", "internal_error", "email_taken", "rate_limited", "bad_if_match"] as const) {
+      const error = new ApiError(400, { detail: "raw text", code }, "task");
+      expect(error.code).toBe(code);
+      expectHuman(error.message);
+    }
     expect(errorCode(422, { detail: "x", code: "invalid_change" }, "task")).toBe("invalid_change");
     expect(errorCode(418, { detail: "x", code: "no_such_code" }, "task")).toBe("unknown");
   });

@@ -7,13 +7,20 @@ export type ErrorCode =
   | "validation_error"
   | "not_found"
   | "version_conflict"
+  | "conflict"
   | "invalid_change"
+  | "uncomputable"
   | "unauthorized"
+  | "forbidden"
   | "email_taken"
   | "rate_limited"
   | "payload_too_large"
   | "bad_if_match"
+  | "bad_request"
+  | "method_not_allowed"
+  | "unsupported_media_type"
   | "service_unavailable"
+  | "internal_error"
   | "network"
   | "server_error"
   | "unknown";
@@ -39,13 +46,20 @@ const CODES: readonly ErrorCode[] = [
   "validation_error",
   "not_found",
   "version_conflict",
+  "conflict",
   "invalid_change",
+  "uncomputable",
   "unauthorized",
+  "forbidden",
   "email_taken",
   "rate_limited",
   "payload_too_large",
   "bad_if_match",
+  "bad_request",
+  "method_not_allowed",
+  "unsupported_media_type",
   "service_unavailable",
+  "internal_error",
 ];
 
 export class ApiError extends Error {
@@ -79,7 +93,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 export function errorCode(status: number, body: unknown, subject: Subject): ErrorCode {
   const given = isRecord(body) ? body["code"] : undefined;
   if (typeof given === "string" && (CODES as readonly string[]).includes(given)) {
-    return given as ErrorCode;
+    // A plain 409 on sign-up can only be the email.
+    return given === "conflict" && subject === "sign-up" ? "email_taken" : (given as ErrorCode);
   }
   switch (status) {
     case 0:
@@ -125,6 +140,13 @@ const MESSAGES: Record<ErrorCode, string> = {
   rate_limited: "Too many attempts in a short time. Wait a minute, then try again.",
   payload_too_large: "That's more text than a task can hold. Shorten the notes and try again.",
   bad_if_match: "The page is out of date with the server. Reload the page and try again.",
+  conflict: "Someone else changed this at the same moment. Reload, then try again.",
+  uncomputable: "The next time this repeats can't be worked out. Check the repeat's settings.",
+  forbidden: "You don't have access to that.",
+  bad_request: "The page is out of date with the server. Reload the page and try again.",
+  method_not_allowed: "The page is out of date with the server. Reload the page and try again.",
+  unsupported_media_type: "The page is out of date with the server. Reload the page and try again.",
+  internal_error: "Something went wrong on our side. Try again; if it keeps happening, reload the page.",
   service_unavailable:
     "Todo Cloud is unavailable right now. Nothing was changed; try again in a moment.",
   network: "Can't reach Todo Cloud. Check your connection and try again.",

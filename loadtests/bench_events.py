@@ -1,6 +1,6 @@
 """Benchmark: task changes through the outbox to Kafka and into a consumer group.
 
-    ./pants run src/todo/devstack/bench_events.py -- --users 20 --changes 2000
+    ./pants run loadtests/bench_events.py -- --users 20 --changes 2000
 
 Starts a real Kafka broker (devstack) and the backend in its service shape on PostgreSQL
 (`--postgres-url`, default TODO_TEST_POSTGRES_URL), drives changes through the REST API,

@@ -1,6 +1,6 @@
 """Benchmark: what a visit to the web app costs, first and repeat, on two networks.
 
-    ./pants run src/todo/devstack:bench-web -- --runs 5
+    ./pants run loadtests:bench-web -- --runs 7
 
 Serves the backend (embedded shape) on loopback and opens `/` in Debian's Chromium, first
 with an empty cache (a new browser context), then again in a new tab of the same context

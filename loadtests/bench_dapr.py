@@ -1,6 +1,6 @@
 """Benchmark: the Dapr building blocks under the devstack.
 
-    ./pants run src/todo/devstack:bench-dapr -- --reminders 60 --operations 500
+    ./pants run loadtests:bench-dapr -- --reminders 60 --operations 500
 
 Starts the devstack (PostgreSQL, Kafka, Dapr scheduler, backend and worker with their own
 daprd) and prints, beside the targets:
