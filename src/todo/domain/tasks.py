@@ -67,11 +67,11 @@ def check_schedule(
         raise InvalidChange("reminders", "a before_due reminder needs the task to have a due_at")
     if recurrence is not None and due_at is None:
         raise InvalidChange("recurrence", "a recurring task needs a due_at to recur from")
-    if recurrence is not None and recurrence.until is not None and due_at is not None:
-        if recurrence.until < due_at:
-            raise InvalidChange(
-                "recurrence", "the repeat ends (until) before the first due date (due_at)"
-            )
+    until = recurrence.until if recurrence is not None else None
+    if until is not None and due_at is not None and until < due_at:
+        raise InvalidChange(
+            "recurrence", "the repeat ends (until) before the first due date (due_at)"
+        )
 
 
 def shifted_reminders(reminders: Sequence[ReminderSpec], shift: timedelta) -> list[ReminderSpec]:
