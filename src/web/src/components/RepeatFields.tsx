@@ -1,4 +1,6 @@
 // The task form's repeat rule.
+import type { ReactNode } from "react";
+
 import type { Weekday } from "../api/types";
 import type { RepeatDraft } from "../tasks/draft";
 import { UNITS, WEEKDAYS, WEEKDAY_LONG, WEEKDAY_SHORT, WORKWEEK, ordinal } from "../tasks/recurrence";
@@ -99,15 +101,13 @@ export function RepeatFields({
       {freq === "monthly" ? (
         <fieldset className="sub">
           <legend>On</legend>
-          <div className="choice">
-            <input
-              type="radio"
-              name={p("monthly")}
-              id={p("mode-day")}
-              checked={repeat.monthlyMode === "day"}
-              onChange={() => set({ monthlyMode: "day" })}
-            />
-            <label htmlFor={p("mode-day")}>Day</label>
+          <Choice
+            name={p("monthly")}
+            id={p("mode-day")}
+            checked={repeat.monthlyMode === "day"}
+            label="Day"
+            onSelect={() => set({ monthlyMode: "day" })}
+          >
             <select
               aria-label="Day of the month"
               value={repeat.monthDay}
@@ -123,16 +123,14 @@ export function RepeatFields({
               ))}
               <option value="-1">last day</option>
             </select>
-          </div>
-          <div className="choice">
-            <input
-              type="radio"
-              name={p("monthly")}
-              id={p("mode-nth")}
-              checked={repeat.monthlyMode === "nth"}
-              onChange={() => set({ monthlyMode: "nth" })}
-            />
-            <label htmlFor={p("mode-nth")}>The</label>
+          </Choice>
+          <Choice
+            name={p("monthly")}
+            id={p("mode-nth")}
+            checked={repeat.monthlyMode === "nth"}
+            label="The"
+            onSelect={() => set({ monthlyMode: "nth" })}
+          >
             <select
               aria-label="Which week of the month"
               value={repeat.nthOrdinal}
@@ -155,32 +153,27 @@ export function RepeatFields({
                 </option>
               ))}
             </select>
-          </div>
+          </Choice>
         </fieldset>
       ) : null}
       {freq ? (
         <>
           <fieldset className="sub">
             <legend>Ends</legend>
-            <div className="choice">
-              <input
-                type="radio"
-                name={p("end")}
-                id={p("end-never")}
-                checked={repeat.end === "never"}
-                onChange={() => set({ end: "never" })}
-              />
-              <label htmlFor={p("end-never")}>Never</label>
-            </div>
-            <div className="choice">
-              <input
-                type="radio"
-                name={p("end")}
-                id={p("end-count")}
-                checked={repeat.end === "count"}
-                onChange={() => set({ end: "count" })}
-              />
-              <label htmlFor={p("end-count")}>After</label>
+            <Choice
+              name={p("end")}
+              id={p("end-never")}
+              checked={repeat.end === "never"}
+              label="Never"
+              onSelect={() => set({ end: "never" })}
+            />
+            <Choice
+              name={p("end")}
+              id={p("end-count")}
+              checked={repeat.end === "count"}
+              label="After"
+              onSelect={() => set({ end: "count" })}
+            >
               <input
                 data-testid="recurrence-count"
                 type="number"
@@ -195,16 +188,14 @@ export function RepeatFields({
                 onChange={(e) => set({ count: e.target.value, end: "count" })}
               />
               <span aria-hidden="true">times</span>
-            </div>
-            <div className="choice">
-              <input
-                type="radio"
-                name={p("end")}
-                id={p("end-until")}
-                checked={repeat.end === "until"}
-                onChange={() => set({ end: "until" })}
-              />
-              <label htmlFor={p("end-until")}>On</label>
+            </Choice>
+            <Choice
+              name={p("end")}
+              id={p("end-until")}
+              checked={repeat.end === "until"}
+              label="On"
+              onSelect={() => set({ end: "until" })}
+            >
               <input
                 data-testid="recurrence-until"
                 type="date"
@@ -214,30 +205,24 @@ export function RepeatFields({
                 onFocus={() => set({ end: "until" })}
                 onChange={(e) => set({ until: e.target.value, end: "until" })}
               />
-            </div>
+            </Choice>
           </fieldset>
           <fieldset className="sub">
             <legend>Next due date counts from</legend>
-            <div className="choice">
-              <input
-                type="radio"
-                name={p("basis")}
-                id={p("basis-due")}
-                checked={repeat.basis === "due"}
-                onChange={() => set({ basis: "due" })}
-              />
-              <label htmlFor={p("basis-due")}>the due date</label>
-            </div>
-            <div className="choice">
-              <input
-                type="radio"
-                name={p("basis")}
-                id={p("basis-completion")}
-                checked={repeat.basis === "completion"}
-                onChange={() => set({ basis: "completion" })}
-              />
-              <label htmlFor={p("basis-completion")}>when I complete it</label>
-            </div>
+            <Choice
+              name={p("basis")}
+              id={p("basis-due")}
+              checked={repeat.basis === "due"}
+              label="the due date"
+              onSelect={() => set({ basis: "due" })}
+            />
+            <Choice
+              name={p("basis")}
+              id={p("basis-completion")}
+              checked={repeat.basis === "completion"}
+              label="when I complete it"
+              onSelect={() => set({ basis: "completion" })}
+            />
           </fieldset>
         </>
       ) : null}
@@ -247,5 +232,30 @@ export function RepeatFields({
         </p>
       ) : null}
     </fieldset>
+  );
+}
+
+/** A radio button with its label, and the control it chooses (if any) beside it. */
+function Choice({
+  name,
+  id,
+  checked,
+  label,
+  onSelect,
+  children,
+}: {
+  name: string;
+  id: string;
+  checked: boolean;
+  label: string;
+  onSelect: () => void;
+  children?: ReactNode;
+}) {
+  return (
+    <div className="choice">
+      <input type="radio" name={name} id={id} checked={checked} onChange={onSelect} />
+      <label htmlFor={id}>{label}</label>
+      {children}
+    </div>
   );
 }
