@@ -40,6 +40,12 @@ start_postgres() {
   log "PostgreSQL ready: $TODO_TEST_POSTGRES_URL"
 }
 
+ensure_bench_tools() {
+  # The HTTP benchmark's load generator (loadtests/bench_http.py) and its test.
+  apt_install wrk
+  log "wrk: $(wrk --version 2>&1 | head -1)"
+}
+
 start_chromium() {
   apt_install chromium
   export TODO_TEST_CHROMIUM=/usr/bin/chromium
