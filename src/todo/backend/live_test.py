@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -114,3 +114,46 @@ async def test_a_stream_ends_at_once_when_its_user_signs_out(base_url: str) -> N
         assert kinds == ["ready", "expired"]
         again = await client.get("/api/v1/events/stream", headers=headers)
         assert again.status_code == 401
+
+
+async def test_marking_notifications_read_refreshes_the_users_other_tabs(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        alice = await signup(client, "alice@example.com")
+        events: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        async with client.stream("GET", "/api/v1/events/stream", headers=alice) as stream:
+            reader = asyncio.create_task(read_events(stream, events))
+            assert (await asyncio.wait_for(events.get(), 5))[0] == "ready"
+            fire_at = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+            await client.post(
+                "/api/v1/tasks",
+                headers=alice,
+                json={"title": "Water", "reminders": [{"kind": "absolute", "at": fire_at}]},
+            )
+
+            async def next_refresh(reason: str) -> dict[str, object]:
+                while True:
+                    kind, data = await asyncio.wait_for(events.get(), 10)
+                    change: dict[str, object] = json.loads(data)["data"]
+                    if kind == "refresh" and change["reason"] == reason:
+                        return change
+
+            await next_refresh("reminder")
+            (note,) = (await client.get("/api/v1/notifications", headers=alice)).json()["data"]
+            await client.post(f"/api/v1/notifications/{note['id']}/read", headers=alice)
+            change = await next_refresh("read")
+            assert change["kind"] == "notification"
+            assert change["task_id"] == note["task_id"]
+            # Nothing left unread: read-all changes nothing and tells nobody.
+            assert (await client.post("/api/v1/notifications/read-all", headers=alice)).json() == {
+                "marked": 0
+            }
+            await asyncio.sleep(0.5)
+            assert all(json.loads(d)["data"]["reason"] != "read" for _, d in drain(events))
+            reader.cancel()
+
+
+def drain(queue: asyncio.Queue[tuple[str, str]]) -> list[tuple[str, str]]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items

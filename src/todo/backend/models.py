@@ -499,6 +499,8 @@ class NotificationPublic(BaseModel):
     fire_at: datetime
     created_at: datetime
     read_at: datetime | None
+    # The task's status now; null once it was deleted (clients offer Snooze for open ones).
+    task_status: TaskStatus | None
 
 
 class NotificationsPublic(BaseModel):
