@@ -45,9 +45,10 @@ const taskPath = (id: string) => ({ path: { task_id: id } });
 
 export const api = {
   register: (body: { email: string; password: string; display_name: string }): Promise<Token> =>
-    call("sign-up", () => client.POST("/api/v1/auth/register", { body })),
+    // The refresh token comes back as an httpOnly cookie, never to this code.
+    call("sign-up", () => client.POST("/api/v1/auth/register", { body: { ...body, refresh_via: "cookie" } })),
   login: (body: { email: string; password: string }): Promise<Token> =>
-    call("sign-in", () => client.POST("/api/v1/auth/login", { body })),
+    call("sign-in", () => client.POST("/api/v1/auth/login", { body: { ...body, refresh_via: "cookie" } })),
   me: (): Promise<User> => call("sign-in", () => client.GET("/api/v1/users/me")),
 
   listTasks: (query: TaskQuery, signal?: AbortSignal): Promise<TaskPage> =>

@@ -1,5 +1,5 @@
 // Server-Sent Events over fetch(): EventSource cannot send the Authorization header.
-import { authorizationHeader } from "./session";
+import { authorizationHeader, refresh } from "./session";
 
 const MAX_BACKOFF_MS = 30_000;
 // The server sends a keep-alive comment every 15 s: silence for longer means a dead link.
@@ -96,6 +96,8 @@ export class LiveStream {
 
   private async loop(): Promise<void> {
     let failures = 0;
+    // One renewal per refusal: a token refused right after renewing ends the stream.
+    let renewed = false;
     while (this.running) {
       this.options.onState(failures === 0 ? "connecting" : "reconnecting");
       const controller = new AbortController();
@@ -111,6 +113,11 @@ export class LiveStream {
           cache: "no-store",
           signal: controller.signal,
         });
+        // The access token expired between streams: renew it and connect again at once.
+        if (response.status === 401 && !renewed && (await refresh())) {
+          renewed = true;
+          continue;
+        }
         if (response.status === 401) {
           this.running = false;
           this.options.onState("offline");
@@ -119,12 +126,23 @@ export class LiveStream {
         }
         if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
         alive();
+        let expired = false;
         for await (const event of parseEventStream(response.body, alive)) {
           if (event.event === "ready") {
             failures = 0;
+            renewed = false;
             this.options.onState("live");
           }
+          // The server ends a stream when its token expires or is revoked.
+          if (event.event === "expired") {
+            expired = true;
+            break;
+          }
           this.options.onEvent(event);
+        }
+        if (expired) {
+          controller.abort();
+          continue;
         }
       } catch {
         // A dropped or refused connection: the loop below waits and reconnects.

@@ -1,7 +1,8 @@
 // The signed-in session, in one module: where the credentials live, how requests carry
-// them, and what a refused credential does. Today that is a bearer token in localStorage;
-// a move to short access tokens with a refresh cookie changes `refresh` and `store` here
-// and nothing else.
+// them, and what a refused credential does. An access token lives minutes (kept in
+// localStorage so tabs share it); the refresh token is an httpOnly cookie this code never
+// sees, scoped to /api/v1/auth: a refused access token is renewed from it once, and only
+// a refused refresh ends the session.
 import type { Token, User } from "./types";
 
 const TOKEN_KEY = "todo-cloud.token";
@@ -75,10 +76,49 @@ if (typeof window !== "undefined") {
   });
 }
 
-/** Try to renew refused credentials; true when the request may be sent again. */
-async function refresh(): Promise<boolean> {
-  // Bearer tokens cannot be renewed: a refused one means signing in again.
-  return false;
+const REFRESH_URL = "/api/v1/auth/refresh";
+const LOGOUT_URL = "/api/v1/auth/logout";
+let refreshing: Promise<boolean> | null = null;
+
+/**
+ * A new access token from the refresh cookie; true when the request may be sent again.
+ * One refresh at a time per tab. When another tab's refresh replaced the cookie a moment
+ * before, the server answers `refresh_token_rotated`: the browser already holds the newer
+ * cookie, so one more try succeeds.
+ */
+export function refresh(): Promise<boolean> {
+  refreshing ??= (async () => {
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      const response = await fetch(REFRESH_URL, {
+        method: "POST",
+        credentials: "same-origin",
+      }).catch(() => null);
+      if (response?.ok) {
+        const token = (await response.json()) as Token;
+        if (!current) return false;
+        current = { token: token.access_token, user: token.user };
+        localStorage.setItem(TOKEN_KEY, current.token);
+        localStorage.setItem(USER_KEY, JSON.stringify(current.user));
+        return true;
+      }
+      const body = (await response?.json().catch(() => null)) as { code?: string } | null;
+      if (body?.code !== "refresh_token_rotated") return false;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    return false;
+  })().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
+/** Sign out on the server too (revokes the refresh token, ends the access tokens), then here. */
+export async function signOut(): Promise<void> {
+  const headers: Record<string, string> = authorizationHeader();
+  await fetch(LOGOUT_URL, { method: "POST", headers, credentials: "same-origin" }).catch(
+    () => null,
+  );
+  endSession("signed-out");
 }
 
 /** fetch() with the session's credentials; a refused credential ends the session. */

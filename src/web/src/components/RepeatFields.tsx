@@ -3,7 +3,7 @@ import type { ReactNode } from "react";
 
 import type { Weekday } from "../api/types";
 import type { RepeatDraft } from "../tasks/draft";
-import { UNITS, WEEKDAYS, WEEKDAY_LONG, WEEKDAY_SHORT, WORKWEEK, ordinal } from "../tasks/recurrence";
+import { UNITS, WEEKDAYS, WEEKDAY_LONG, WEEKDAY_SHORT, WORKWEEK, describeRule, ordinal } from "../tasks/recurrence";
 import { zoneLabel } from "../time";
 
 export function RepeatFields({
@@ -34,6 +34,19 @@ export function RepeatFields({
       : WEEKDAYS.filter((d) => d === day || repeat.weekdays.includes(d));
     set({ weekdays: days });
   };
+
+  if (repeat.custom) {
+    return (
+      <fieldset className="group">
+        <legend>Repeat</legend>
+        <p data-testid="recurrence-custom">{describeRule(repeat.custom, zone)}</p>
+        <p className="hint">This rule was set outside this form and is kept as it is.</p>
+        <button type="button" className="link" onClick={() => set({ custom: null })}>
+          Replace it
+        </button>
+      </fieldset>
+    );
+  }
 
   return (
     <fieldset className="group">
@@ -124,6 +137,17 @@ export function RepeatFields({
               <option value="-1">last day</option>
             </select>
           </Choice>
+          {repeat.monthlyMode === "day" && Number(repeat.monthDay) > 28 ? (
+            <label className="check">
+              <input
+                type="checkbox"
+                data-testid="recurrence-last-day"
+                checked={repeat.lastDay}
+                onChange={(e) => set({ lastDay: e.target.checked })}
+              />
+              <span>In shorter months, on their last day (otherwise those months are skipped)</span>
+            </label>
+          ) : null}
           <Choice
             name={p("monthly")}
             id={p("mode-nth")}
@@ -140,7 +164,9 @@ export function RepeatFields({
               <option value="2">second</option>
               <option value="3">third</option>
               <option value="4">fourth</option>
+              <option value="5">fifth</option>
               <option value="-1">last</option>
+              <option value="-2">second to last</option>
             </select>
             <select
               aria-label="Weekday"

@@ -16,6 +16,7 @@ describe("signing up, out and in", () => {
       email: "ada@example.com",
       password: "a long password",
       display_name: "Ada",
+      refresh_via: "cookie",
     });
 
     await user.click(screen.getByTestId("sign-out"));

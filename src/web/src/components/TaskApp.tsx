@@ -4,7 +4,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { api, STREAM_URL } from "../api/client";
 import type { ApiError } from "../api/errors";
 import { LiveStream, type LiveState, type StreamEvent } from "../api/live";
-import { endSession, updateUser, type Session } from "../api/session";
+import { endSession, signOut as endServerSession, updateUser, type Session } from "../api/session";
 import type { Notification, Task } from "../api/types";
 import { Notifications, canSnooze } from "../notifications/store";
 import { taskControl } from "../dom";
@@ -215,7 +215,7 @@ export function TaskApp({ session }: { session: Session }) {
   const signOut = async (): Promise<void> => {
     toasts.closeAll();
     await deletes.commitAll(false);
-    endSession("signed-out");
+    await endServerSession();
   };
 
   const name = session.user.display_name || session.user.email;

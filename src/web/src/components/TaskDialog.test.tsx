@@ -89,7 +89,14 @@ describe("the task form", () => {
         title: "Standup",
         due_at: "2030-01-07T14:00:00Z",
         time_zone: "America/New_York",
-        recurrence: { frequency: "weekly", interval: 1, basis: "due", until: "2030-02-01T04:59:59Z" },
+        recurrence: {
+          frequency: "weekly",
+          interval: 1,
+          basis: "due",
+          week_start: "MO",
+          missing_day: "skip",
+          until: "2030-02-01T04:59:59Z",
+        },
         recurrence_text: "Every week, until 2030-01-31",
       }),
     ];

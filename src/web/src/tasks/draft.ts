@@ -28,12 +28,17 @@ export interface RepeatDraft {
   weekdays: Weekday[];
   monthlyMode: "day" | "nth";
   monthDay: string;
+  // A day a short month lacks (the 31st) falls on its last day instead of being skipped.
+  lastDay: boolean;
   nthOrdinal: string;
   nthWeekday: Weekday;
   end: "never" | "count" | "until";
   count: string;
   until: string;
   basis: "due" | "completion";
+  // A rule the form cannot show (set through the API: several month days, months, set
+  // positions): kept as it is unless the person replaces it.
+  custom: RecurrenceRule | null;
 }
 
 export interface TaskDraft {
@@ -57,19 +62,38 @@ export function newReminder(): ReminderDraft {
   return { key: reminderKey(), kind: "before_due", minutes: "15", at: "" };
 }
 
+/** Whether the form's fields can show `rule` without losing a part of it. */
+function formShows(rule: RecurrenceRule): boolean {
+  const byDay = rule.by_day ?? [];
+  const monthDays = rule.by_month_day ?? [];
+  if ((rule.by_month ?? []).length || (rule.by_set_position ?? []).length) return false;
+  if ((rule.week_start ?? "MO") !== "MO" || monthDays.length > 1) return false;
+  if (rule.frequency === "weekly") return monthDays.length === 0 && byDay.every((d) => d.ordinal == null);
+  if (rule.frequency === "monthly") {
+    const nth = byDay.length === 1 && byDay[0]?.ordinal != null;
+    return (byDay.length === 0 || nth) && !(nth && monthDays.length);
+  }
+  return byDay.length === 0 && monthDays.length === 0;
+}
+
 function repeatDraft(rule: RecurrenceRule | null | undefined, zone: string): RepeatDraft {
+  const byDay = rule?.by_day ?? [];
+  const nth = rule?.frequency === "monthly" ? byDay.find((d) => d.ordinal != null) : undefined;
+  const monthDay = rule?.by_month_day?.[0];
   return {
     frequency: rule?.frequency ?? "",
     interval: String(rule?.interval ?? 1),
-    weekdays: rule?.weekdays ?? [],
-    monthlyMode: rule?.nth_weekday ? "nth" : "day",
-    monthDay: rule?.month_day != null ? String(rule.month_day) : "",
-    nthOrdinal: String(rule?.nth_weekday?.ordinal ?? 1),
-    nthWeekday: rule?.nth_weekday?.weekday ?? "MO",
+    weekdays: rule?.frequency === "weekly" ? byDay.map((d) => d.weekday) : [],
+    monthlyMode: nth ? "nth" : "day",
+    monthDay: monthDay != null ? String(monthDay) : "",
+    lastDay: rule?.missing_day === "last_day",
+    nthOrdinal: String(nth?.ordinal ?? 1),
+    nthWeekday: nth?.weekday ?? "MO",
     end: rule?.count != null ? "count" : rule?.until ? "until" : "never",
     count: String(rule?.count ?? 10),
     until: isoToDay(rule?.until, zone),
     basis: rule?.basis ?? "due",
+    custom: rule && !formShows(rule) ? rule : null,
   };
 }
 
@@ -98,18 +122,24 @@ const int = (value: string): number | null => {
 };
 
 export function ruleFromDraft(repeat: RepeatDraft, zone: string): RecurrenceRule | null {
+  if (repeat.custom) return repeat.custom;
   if (!repeat.frequency) return null;
   const rule: RecurrenceRule = {
     frequency: repeat.frequency,
     interval: int(repeat.interval) ?? 0,
     basis: repeat.basis,
+    week_start: "MO",
+    missing_day: "skip",
   };
-  if (repeat.frequency === "weekly" && repeat.weekdays.length > 0) rule.weekdays = repeat.weekdays;
+  if (repeat.frequency === "weekly" && repeat.weekdays.length > 0) {
+    rule.by_day = repeat.weekdays.map((weekday) => ({ weekday, ordinal: null }));
+  }
   if (repeat.frequency === "monthly") {
     if (repeat.monthlyMode === "nth") {
-      rule.nth_weekday = { ordinal: int(repeat.nthOrdinal) ?? 1, weekday: repeat.nthWeekday };
+      rule.by_day = [{ ordinal: int(repeat.nthOrdinal) ?? 1, weekday: repeat.nthWeekday }];
     } else if (repeat.monthDay) {
-      rule.month_day = int(repeat.monthDay) ?? 1;
+      rule.by_month_day = [int(repeat.monthDay) ?? 1];
+      if (repeat.lastDay) rule.missing_day = "last_day";
     }
   }
   if (repeat.end === "count") rule.count = int(repeat.count) ?? 0;

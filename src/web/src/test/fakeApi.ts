@@ -40,6 +40,7 @@ export function makeTask(patch: Partial<Task> = {}): Task {
     next_reminder_at: null,
     recurrence: null,
     recurrence_text: null,
+    rrule: null,
     series_id: id,
     occurrence_number: 1,
     completed_at: null,

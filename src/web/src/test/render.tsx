@@ -11,7 +11,8 @@ export function signedIn(api: FakeApi = new FakeApi()) {
   startSession({
     access_token: "token-1",
     token_type: "bearer",
-    expires_in: 3600,
+    expires_in: 900,
+    refresh_expires_in: 30 * 24 * 3600,
     user: { id: "user-1", email: "ada@example.com", display_name: "Ada", created_at: "2030-01-01T00:00:00Z" },
   });
   const user = userEvent.setup();
