@@ -475,3 +475,37 @@ async def test_errors_are_said_in_words(page: Page) -> None:
     await expect(banner).to_contain_text("changed somewhere else")
     assert "version" not in (await banner.inner_text())
     assert await serious_accessibility_findings(page) == []
+
+
+async def test_an_expired_access_token_is_renewed_from_the_cookie_and_sign_out_ends_it(
+    page: Page,
+) -> None:
+    await sign_up(page, "session@example.com")
+    await create_task(page, "Survives the renewal")
+    # An access token the server refuses, as one is after its minutes: the app renews it
+    # from the httpOnly refresh cookie and the user notices nothing.
+    await page.evaluate("localStorage.setItem('todo-cloud.token', 'expired.token.value')")
+    await page.reload()
+    await expect(
+        page.get_by_test_id("task-row").filter(has_text="Survives the renewal")
+    ).to_be_visible()
+    await expect(page.get_by_test_id("live-status")).to_have_text("live", timeout=10_000)
+    renewed = await page.evaluate("localStorage.getItem('todo-cloud.token')")
+    assert renewed != "expired.token.value"
+    cookies = await page.context.cookies()
+    (refresh,) = [c for c in cookies if c["name"] == "todo_refresh"]
+    assert refresh["httpOnly"] and refresh["sameSite"] == "Strict"
+    assert refresh["path"] == "/api/v1/auth"
+    # Signing out ends it on the server: neither the old access token nor the cookie works.
+    await page.get_by_test_id("sign-out").click()
+    await expect(page.get_by_test_id("auth-email")).to_be_visible()
+    status = await page.evaluate(
+        """async (token) => (await fetch('/api/v1/users/me',
+            {headers: {Authorization: 'Bearer ' + token}})).status""",
+        renewed,
+    )
+    assert status == 401
+    refreshed = await page.evaluate(
+        "async () => (await fetch('/api/v1/auth/refresh', {method: 'POST'})).status"
+    )
+    assert refreshed == 401
