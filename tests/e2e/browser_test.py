@@ -493,8 +493,9 @@ async def test_an_expired_access_token_is_renewed_from_the_cookie_and_sign_out_e
     renewed = await page.evaluate("localStorage.getItem('todo-cloud.token')")
     assert renewed != "expired.token.value"
     cookies = await page.context.cookies()
-    (refresh,) = [c for c in cookies if c["name"] == "todo_refresh"]
-    assert refresh["httpOnly"] and refresh["sameSite"] == "Strict"
+    (refresh,) = (c for c in cookies if c["name"] == "todo_refresh")
+    assert refresh["httpOnly"]
+    assert refresh["sameSite"] == "Strict"
     assert refresh["path"] == "/api/v1/auth"
     # Signing out ends it on the server: neither the old access token nor the cookie works.
     await page.get_by_test_id("sign-out").click()
