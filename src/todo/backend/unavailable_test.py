@@ -59,9 +59,14 @@ async def test_every_route_answers_503_with_a_reason_while_the_database_is_cut(
                     "POST",
                     "/api/v1/auth/register",
                     {},
-                    {"email": "x@example.com", "password": "p" * 9},
+                    {"email": "x@example.com", "password": "tangerine-Ocelot-42-vista"},
                 ),
-                ("POST", "/api/v1/auth/login", {}, {"email": "x@example.com", "password": "p" * 9}),
+                (
+                    "POST",
+                    "/api/v1/auth/login",
+                    {},
+                    {"email": "x@example.com", "password": "tangerine-Ocelot-42-vista"},
+                ),
                 ("GET", f"/internal/v1/tasks/{task['id']}", internal, None),
             ]
             proxy.cut()

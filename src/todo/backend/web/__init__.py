@@ -6,8 +6,9 @@ a repeat visit costs one revalidated request.
   unchanged); it already holds the rendered sign-in form, so it paints before any script.
 - Bodies go out as the build pre-compressed them (brotli, else gzip, else as they are),
   chosen by Accept-Encoding, with `Vary: Accept-Encoding`.
-- Every page carries a strict Content-Security-Policy: scripts and styles from this origin
-  only, no inline script or style, no frames, no plugins.
+- The browser posture (a strict Content-Security-Policy: scripts and styles from this
+  origin only, no inline script or style, no frames, no plugins; nosniff; no referrer)
+  comes from `todo.backend.security_headers`, for pages and API answers alike.
 """
 
 from __future__ import annotations
@@ -27,25 +28,6 @@ RESOURCES = "todo_web"
 ASSETS_PREFIX = "assets/"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -160,7 +142,6 @@ class AssetCatalog:
 def serve(asset: Asset, request: Request) -> Response:
     encoding, body, etag = asset.choose(request.headers.get("accept-encoding", ""))
     headers = {
-        **SECURITY_HEADERS,
         "Cache-Control": asset.cache_control,
         "ETag": etag,
         "Vary": "Accept-Encoding",
@@ -188,16 +169,14 @@ def make_web_router(load: AssetCatalog | None = None) -> APIRouter:
         return state["catalog"]
 
     def not_found() -> Response:
-        return Response("no such asset", status_code=404, headers=SECURITY_HEADERS)
+        return Response("no such asset", status_code=404)
 
     @router.api_route("/", methods=["GET", "HEAD"])
     async def index(request: Request) -> Response:
         found = catalog()
         asset = found.get("index.html") if found else None
         if asset is None:
-            return Response(
-                NOT_BUILT, status_code=503, media_type="text/html", headers=SECURITY_HEADERS
-            )
+            return Response(NOT_BUILT, status_code=503, media_type="text/html")
         return serve(asset, request)
 
     @router.api_route("/assets/{name:path}", methods=["GET", "HEAD"])

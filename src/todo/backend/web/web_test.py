@@ -11,8 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from todo.backend.security_headers import PAGE_POLICY, SecurityHeaders
 from todo.backend.web import (
-    CONTENT_SECURITY_POLICY,
     AssetCatalog,
     accepted_encodings,
     make_web_router,
@@ -36,6 +36,7 @@ def build(tmp_path: Path) -> Path:
 
 async def client_for(catalog: AssetCatalog | None) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
+    app.add_middleware(SecurityHeaders)
     app.include_router(make_web_router(catalog))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
@@ -57,9 +58,9 @@ async def test_index_is_revalidated_with_an_etag_and_a_strict_csp(
     assert r.content == INDEX
     assert r.headers["content-type"] == "text/html; charset=utf-8"
     assert r.headers["cache-control"] == "no-cache"
-    assert r.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
-    assert "script-src 'self'" in CONTENT_SECURITY_POLICY
-    assert "unsafe-inline" not in CONTENT_SECURITY_POLICY
+    assert r.headers["content-security-policy"] == PAGE_POLICY
+    assert "script-src 'self'" in PAGE_POLICY
+    assert "unsafe-inline" not in PAGE_POLICY
     assert r.headers["x-content-type-options"] == "nosniff"
     etag = r.headers["etag"]
     again = await client.get("/", headers={"If-None-Match": etag, "Accept-Encoding": "identity"})
