@@ -50,6 +50,7 @@ from loadtests.slo import (
     evaluate,
     load_slo,
 )
+from todo.devstack import shapes
 from todo.devstack.processes import ServiceFailed
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -232,7 +233,7 @@ async def run_locust(
     settings: Settings, base_url: str, on_start: Callable[[int], None] | None = None
 ) -> int:
     out = settings.out
-    env = {k: v for k, v in targets.child_env({}).items() if not k.startswith("LOCUST_")}
+    env = {k: v for k, v in shapes.child_env().items() if not k.startswith("LOCUST_")}
     env.update(
         {
             "LOADTEST_WAIT_MIN": str(settings.wait[0]),

@@ -206,7 +206,7 @@ def histogram_percentile(histogram: Mapping[int, int], percent: float) -> int:
 
 
 def sample_percentile(values: Sequence[float], percent: float) -> float:
-    """Nearest-rank percentile of samples (the rule of todo.devstack.bench_events)."""
+    """Nearest-rank percentile of samples (the rule of loadtests.bench_events)."""
     if not values:
         return math.nan
     ordered = sorted(values)

@@ -8,18 +8,18 @@ worker) started as separate processes, or a server that already runs.
   and a worker service `python -m todo.worker.main`.
 - a URL: only that; loopback addresses only, unless allow_remote.
 
-Children get a clean TODO_* environment (the caller's TODO_* variables do not leak in),
-TODO_ENVIRONMENT=local and a random TODO_JWT_SECRET, log into the output directory, and
-die with the runner (SIGTERM on exit, and the kernel's parent-death signal on Linux).
+The shapes are `todo.devstack.shapes`: children get a clean TODO_* environment built from
+their typed settings (the caller's TODO_* variables do not leak in), a random signing
+key, log into the output directory, and die with the runner (SIGTERM on exit, and the
+kernel's parent-death signal on Linux).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
-import secrets
 import shutil
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -28,14 +28,11 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy.engine import make_url
 
-from todo.devstack.kafka import KafkaBroker, ensure_topics
-from todo.devstack.ports import free_port
-from todo.devstack.postgres import create_database, drop_database
-from todo.devstack.processes import PythonService, python_env
+from todo.devstack import shapes
+from todo.devstack.processes import PythonService
 from todo.devstack.stack import DevStack
 
 TargetKind = Literal["embedded", "kafka", "devstack", "url"]
-READY_TIMEOUT_S = 90.0
 
 
 class TargetError(RuntimeError):
@@ -76,58 +73,30 @@ class Target:
     other_pids: dict[str, int] = field(default_factory=dict)
 
 
-def child_env(extra: Mapping[str, str]) -> dict[str, str]:
-    """The runner's environment without its TODO_* variables (a developer's settings must
-    not leak into the target), plus `extra`, with the runner's import path."""
-    return python_env(extra, drop_prefix="TODO_")
-
-
-def _backend_env(data_dir: Path, port: int, extra: Mapping[str, str]) -> dict[str, str]:
-    return child_env(
-        {
-            "TODO_ENVIRONMENT": "local",
-            "TODO_JWT_SECRET": secrets.token_urlsafe(48),
-            "TODO_HOST": "127.0.0.1",
-            "TODO_PORT": str(port),
-            "TODO_DATA_DIR": str(data_dir),
-            "TODO_LOG_LEVEL": "WARNING",
-            "TODO_MIGRATE_ON_START": "true",
-            **extra,
-        }
-    )
+# Every simulated user signs up and in from this one machine's address: the per-address
+# limits that bound a real client's attempts would refuse the load itself.
+LOAD_TEST_LIMITS = {"sign_up_rate": "100000/minute", "sign_in_rate": "100000/minute"}
 
 
 @contextlib.asynccontextmanager
 async def embedded(
     workdir: Path, logs: Path, database_url: str | None = None
 ) -> AsyncIterator[Target]:
-    """The embedded shape; on SQLite in `workdir`, or on the database `database_url` names."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    extra = {"TODO_DATABASE_URL": database_url} if database_url else {}
-    backend = PythonService(
-        "backend",
-        "todo.backend.main",
-        port,
-        _backend_env(workdir / "data", port, extra),
-        logs / "backend.log",
-    )
-    database = "PostgreSQL" if database_url else "SQLite"
-    try:
-        backend.start()
-        await backend.wait_ready(READY_TIMEOUT_S)
+    """The embedded shape; on SQLite in `workdir`, or on the database `database_url`."""
+    async with shapes.embedded(
+        workdir, database_url=database_url, logs=logs, backend_overrides=LOAD_TEST_LIMITS
+    ) as running:
+        database = "PostgreSQL" if database_url else "SQLite"
         yield Target(
             kind="embedded",
-            base_url=url,
+            base_url=running.base_url,
             description=(
                 f"embedded: backend subprocess (uvicorn, 1 process) on {database}, in-process "
                 "bus, scheduler and worker handlers"
             ),
-            backend=backend,
-            services=[backend],
+            backend=running.backend,
+            services=running.services,
         )
-    finally:
-        await backend.stop()
 
 
 @contextlib.asynccontextmanager
@@ -139,76 +108,25 @@ async def kafka(
         raise TargetError(
             f"--postgres-url names {host}, not a loopback address (give --allow-remote)"
         )
-    broker = KafkaBroker.on_free_ports(workdir / "kafka")
-    services: list[PythonService] = []
-    database_url: str | None = None
-    try:
-        await broker.start()
-        await ensure_topics(broker.bootstrap)
-        database_url = await create_database(postgres_admin_url)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        app_token = secrets.token_urlsafe(24)
-        backend = PythonService(
-            "backend",
-            "todo.backend.main",
-            port,
-            _backend_env(
-                workdir / "data",
-                port,
-                {
-                    "TODO_DATABASE_URL": database_url,
-                    "TODO_BUS": "kafka",
-                    "TODO_KAFKA_BOOTSTRAP": broker.bootstrap,
-                    "TODO_EMBEDDED_WORKER": "false",
-                    "TODO_APP_API_TOKEN": app_token,
-                },
-            ),
-            logs / "backend.log",
-        )
-        services.append(backend)
-        backend.start()
-        await backend.wait_ready(READY_TIMEOUT_S)
-        worker_port = free_port()
-        worker = PythonService(
-            "worker",
-            "todo.worker.main",
-            worker_port,
-            child_env(
-                {
-                    "TODO_WORKER_HOST": "127.0.0.1",
-                    "TODO_WORKER_PORT": str(worker_port),
-                    "TODO_WORKER_KAFKA_BOOTSTRAP": broker.bootstrap,
-                    "TODO_WORKER_BACKEND_URL": url,
-                    "TODO_WORKER_APP_API_TOKEN": app_token,
-                    "TODO_WORKER_DATABASE_URL": database_url,
-                    "TODO_WORKER_LOG_LEVEL": "WARNING",
-                }
-            ),
-            logs / "worker.log",
-        )
-        services.append(worker)
-        worker.start()
-        await worker.wait_ready(READY_TIMEOUT_S)
+    async with shapes.kafka(
+        workdir,
+        postgres_admin_url=postgres_admin_url,
+        logs=logs,
+        backend_overrides=LOAD_TEST_LIMITS,
+    ) as running:
+        assert running.kafka is not None
         yield Target(
             kind="kafka",
-            base_url=url,
+            base_url=running.base_url,
             description=(
                 "kafka: backend subprocess (uvicorn, 1 process, TODO_BUS=kafka) on PostgreSQL, "
                 "worker subprocess, single-node Kafka broker (devstack)"
             ),
-            kafka_bootstrap=broker.bootstrap,
-            backend=backend,
-            services=services,
-            other_pids={"kafka broker": broker.pid} if broker.pid is not None else {},
+            kafka_bootstrap=running.kafka.bootstrap,
+            backend=running.backend,
+            services=running.services,
+            other_pids={"kafka broker": running.kafka.pid} if running.kafka.pid is not None else {},
         )
-    finally:
-        for service in reversed(services):
-            await service.stop()
-        await broker.stop()
-        if database_url is not None:
-            with contextlib.suppress(Exception):
-                await drop_database(postgres_admin_url, database_url)
 
 
 @contextlib.asynccontextmanager
@@ -239,7 +157,7 @@ def keep_logs(work_dir: Path, logs: Path) -> list[Path]:
 
 @contextlib.asynccontextmanager
 async def _devstack_target(stack_dir: Path) -> AsyncIterator[Target]:
-    async with DevStack(stack_dir) as stack:
+    async with DevStack(stack_dir, backend_overrides=LOAD_TEST_LIMITS) as stack:
         assert stack.backend is not None
         assert stack.worker is not None
         services = [stack.backend, stack.worker]

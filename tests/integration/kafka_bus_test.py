@@ -15,6 +15,7 @@ from todo.devstack.kafka import KafkaBroker
 from todo.domain.events import CloudEvent
 from todo.domain.ports import PermanentEventError
 from todo.shared.bus_kafka import KafkaEventBus
+from todo.shared.delivery import RetryPolicy
 
 
 async def fresh_topic(bootstrap: str) -> str:
@@ -69,7 +70,7 @@ async def test_poison_events_go_to_the_dead_letter_topic_and_the_rest_flows(
             raise RuntimeError("transient")
         handled.append(n)
 
-    bus = KafkaEventBus(kafka.bootstrap, base_backoff_seconds=0.01)
+    bus = KafkaEventBus(kafka.bootstrap, retry=RetryPolicy(base_backoff_seconds=0.01))
     bus.subscribe(topic, "g-" + topic, handler)
     await bus.start()
     await bus.wait_ready(30)

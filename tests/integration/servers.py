@@ -21,9 +21,11 @@ from todo.backend.app import create_app
 from todo.backend.settings import BackendSettings, BusKind
 from todo.devstack.kafka import KafkaBroker, ensure_topics
 from todo.devstack.ports import free_port
-from todo.devstack.processes import PythonService, ServiceFailed, python_env
+from todo.devstack.processes import PythonService, ServiceFailed
 from todo.devstack.serving import serve
+from todo.devstack.shapes import settings_of, worker_service
 from todo.domain.events import parse_event
+from todo.worker.settings import WorkerSettings
 
 APP_TOKEN = "integration-app-token"
 
@@ -59,6 +61,8 @@ async def backend(kafka: KafkaBroker, postgres_url: str, tmp_path: Path) -> Asyn
         embedded_worker=False,
         app_api_token=APP_TOKEN,
         outbox_poll_seconds=0.2,
+        # Tests sign many users up from one address.
+        sign_up_rate="1000/minute",
     )
     app = create_app(settings)
     async with serve(app) as url:
@@ -69,22 +73,16 @@ async def start_worker(
     backend: Backend, kafka: KafkaBroker, database_url: str, log_dir: Path, name: str
 ) -> PythonService:
     """A worker service process (Kafka shape) consuming from `kafka`, calling `backend`."""
-    worker = PythonService(
-        name,
-        "todo.worker.main",
-        port := free_port(),
-        python_env(
-            {
-                "TODO_WORKER_PORT": str(port),
-                "TODO_WORKER_KAFKA_BOOTSTRAP": kafka.bootstrap,
-                "TODO_WORKER_BACKEND_URL": backend.url,
-                "TODO_WORKER_APP_API_TOKEN": APP_TOKEN,
-                "TODO_WORKER_DATABASE_URL": database_url,
-                "TODO_WORKER_LOG_LEVEL": "WARNING",
-            }
-        ),
-        log_dir / f"{name}.log",
+    settings = settings_of(
+        WorkerSettings,
+        port=free_port(),
+        kafka_bootstrap=kafka.bootstrap,
+        backend_url=backend.url,
+        app_api_token=APP_TOKEN,
+        database_url=database_url,
+        log_level="WARNING",
     )
+    worker = worker_service(settings, log_dir / f"{name}.log", name=name)
     worker.start()
     try:
         await worker.wait_ready(60)

@@ -25,7 +25,6 @@ TODO_BUS: {{ $bus | quote }}
 {{- if eq $bus "kafka" }}
 TODO_KAFKA_BOOTSTRAP: {{ required "settings.kafkaBootstrap is required when the bus is kafka" $s.kafkaBootstrap | quote }}
 {{- end }}
-TODO_SCHEDULER: {{ $s.scheduler | quote }}
 TODO_EMBEDDED_WORKER: "false"
 TODO_MIGRATE_ON_START: "false"
 TODO_DATABASE_POOL_SIZE: {{ $s.databasePoolSize | int64 | toString | quote }}

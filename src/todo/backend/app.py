@@ -1,5 +1,10 @@
-"""The backend application: API, web UI, live updates, outbox relay and, in the embedded
-shape, the worker's handlers with the database scheduler in the same process."""
+"""The backend's composition root: API, web UI, live updates and the outbox relay, and in
+the embedded shape the reminder machinery with the database scheduler in the same
+process.
+
+Everything is built when the app is created (no I/O); the lifespan only prepares the
+database and starts and stops what runs in the background.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +17,22 @@ from datetime import timedelta
 from fastapi import Depends, FastAPI
 from sqlalchemy import text
 
+from todo.backend.api.errors import install_error_handlers
 from todo.backend.api.router import api_router, internal_router
 from todo.backend.auth import TokenIssuer
+from todo.backend.body_limit import BodyLimit
 from todo.backend.gateway_local import LocalTaskGateway
 from todo.backend.live import LiveUpdates
 from todo.backend.migrate import upgrade_async
-from todo.backend.outbox import OutboxRelay
+from todo.backend.outbox import OutboxRelay, OutboxSignal
+from todo.backend.rate_limits import AbusePolicy
 from todo.backend.runtime import Runtime
-from todo.backend.settings import BackendSettings, BusKind, SchedulerKind, get_settings
+from todo.backend.security_headers import SecurityHeaders
+from todo.backend.settings import BackendSettings, BusKind, get_settings
+from todo.backend.unavailable import install_database_outage_handlers
 from todo.backend.web import web_router
 from todo.domain.events import Topic
-from todo.domain.handlers import ReminderService, TaskEventHandler
+from todo.domain.handlers import reminder_machinery
 from todo.domain.ports import EventBus
 from todo.shared.bus_kafka import KafkaEventBus
 from todo.shared.bus_memory import MemoryEventBus
@@ -34,6 +44,9 @@ from todo.shared.scheduler_db import DatabaseScheduler
 
 log = logging.getLogger(__name__)
 
+# The embedded worker's consumer group, as the worker service names its own.
+EMBEDDED_WORKER_GROUP = "worker"
+
 
 def build_bus(settings: BackendSettings) -> EventBus:
     if settings.bus is BusKind.MEMORY:
@@ -43,14 +56,44 @@ def build_bus(settings: BackendSettings) -> EventBus:
     return DaprEventBus(
         sidecar_client(settings.dapr_http_port, settings.dapr_api_token),
         pubsub=settings.pubsub_name,
+        publish_grace_seconds=settings.publish_grace_seconds,
     )
+
+
+def build_runtime(settings: BackendSettings) -> Runtime:
+    url = settings.resolved_database_url()
+    engine = create_engine(url, settings.database_pool_size)
+    signal = OutboxSignal()
+    sessions = session_factory(engine, after_commit=signal.after_commit)
+    bus = build_bus(settings)
+    relay = OutboxRelay(sessions, bus, signal, poll_seconds=settings.outbox_poll_seconds)
+    live = LiveUpdates(per_user=settings.live_streams_per_user, total=settings.live_streams_total)
+    # Every replica sees every refresh: its browsers may belong to any user.
+    bus.subscribe(Topic.TASK_UPDATES, f"backend-live-{uuid.uuid4().hex[:8]}", live)
+    tokens = TokenIssuer(
+        secret=settings.resolved_jwt_secret(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        lifetime=timedelta(minutes=settings.access_token_minutes),
+        jwks_url=settings.jwks_url,
+        external_issuer=settings.external_issuer,
+        external_audience=settings.external_audience,
+    )
+    abuse = AbusePolicy.parse(
+        settings.sign_up_rate, settings.sign_in_rate, settings.sign_in_failure_rate
+    )
+    runtime = Runtime(settings, engine, sessions, bus, relay, live, tokens, abuse)
+    if settings.embedded_worker:
+        runtime.scheduler = DatabaseScheduler(sessions)
+        runtime.task_gateway = LocalTaskGateway(sessions)
+        reminder_machinery(runtime.scheduler, runtime.task_gateway, bus, EMBEDDED_WORKER_GROUP)
+    return runtime
 
 
 def create_app(settings: BackendSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    state: dict[str, Runtime] = {}
-    # Built here, not at start-up: in the Dapr shape its delivery routes belong to the app.
-    bus = build_bus(settings)
+    configure_logging(settings.log_level, settings.json_logs)
+    runtime = build_runtime(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,69 +101,45 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
         if is_sqlite(url):
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         if settings.migrate_on_start:
-            await upgrade_async(url)
-        engine = create_engine(url, settings.database_pool_size)
-        sessions = session_factory(engine)
-        relay = OutboxRelay(sessions, bus, poll_seconds=settings.outbox_poll_seconds)
-        live = LiveUpdates()
-        # Every replica sees every refresh: its browsers may belong to any user.
-        bus.subscribe(Topic.TASK_UPDATES, f"backend-live-{uuid.uuid4().hex[:8]}", live)
-        scheduler: DatabaseScheduler | None = None
-        if settings.embedded_worker:
-            if settings.scheduler is not SchedulerKind.DATABASE:
-                raise ValueError("the embedded worker needs TODO_SCHEDULER=database")
-            scheduler = DatabaseScheduler(sessions)
-            gateway = LocalTaskGateway(sessions, relay)
-            reminders = ReminderService(scheduler, gateway)
-            scheduler.set_handler(reminders.on_job)
-            bus.subscribe(Topic.TASK_EVENTS, "worker", TaskEventHandler(reminders, gateway))
-        tokens = TokenIssuer(
-            secret=settings.resolved_jwt_secret(),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            lifetime=timedelta(minutes=settings.access_token_minutes),
-            jwks_url=settings.jwks_url,
-            external_issuer=settings.external_issuer,
-            external_audience=settings.external_audience,
-        )
-        runtime = Runtime(settings, engine, sessions, bus, relay, live, tokens)
-        app.state.runtime = runtime
-        state["runtime"] = runtime
+            await upgrade_async(url, with_scheduler_store=settings.embedded_worker)
         async with AsyncExitStack() as stack:
-            stack.push_async_callback(engine.dispose)
-            await bus.start()
-            stack.push_async_callback(bus.stop)
-            await relay.start()
-            stack.push_async_callback(relay.stop)
-            if scheduler is not None:
-                await scheduler.start()
-                stack.push_async_callback(scheduler.stop)
-            log.info("backend started", extra={"database": engine.url.render_as_string()})
+            stack.push_async_callback(runtime.engine.dispose)
+            for component in runtime.background():
+                await component.start()
+                stack.push_async_callback(component.stop)
+            log.info("backend started", extra={"database": runtime.engine.url.render_as_string()})
             yield
 
     async def database_ready() -> None:
-        async with state["runtime"].sessions() as session:
+        async with runtime.sessions() as session:
             await session.execute(text("SELECT 1"))
+
+    async def bus_ready() -> None:
+        if isinstance(runtime.bus, DaprEventBus):
+            await runtime.bus.check_ready()  # which part fails, since when
+        elif not runtime.bus.ready:
+            raise ConnectionError(f"event bus ({settings.bus.value}) not connected")
 
     app = FastAPI(
         title="Todo Cloud",
         version="0.1.0",
         summary="Tasks with due dates, reminders and recurrence; every change is an event.",
         lifespan=lifespan,
+        # Starlette's slash redirect builds its Location from the Host header.
+        redirect_slashes=False,
     )
-    configure_logging(settings.log_level, settings.json_logs)
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     instrument(app)
-
-    async def bus_ready() -> None:
-        if not state["runtime"].bus.ready:
-            raise ConnectionError(f"event bus ({settings.bus.value}) not connected")
-
+    app.add_middleware(SecurityHeaders)
+    install_database_outage_handlers(app, settings.retry_after_seconds)
     app.include_router(health_router({"database": database_ready, "event bus": bus_ready}))
     app.include_router(api_router)
     app.include_router(
         internal_router, dependencies=[Depends(require_app_token(settings.app_api_token))]
     )
     app.include_router(web_router)
-    if isinstance(bus, DaprEventBus):
-        app.include_router(dapr_subscription_router(bus, settings.app_api_token))
+    if isinstance(runtime.bus, DaprEventBus):
+        app.include_router(dapr_subscription_router(runtime.bus, settings.app_api_token))
     return app

@@ -1,28 +1,27 @@
-"""Alembic migrations, run from code (on start in the embedded shape, as a Job in k8s)."""
+"""Alembic migrations, run from code (on start in the embedded shape, as a Job in k8s).
+
+Two schema owners share the backend's database: the backend's tables
+(`todo.backend.migrations`) and, where the process runs the database scheduler (the
+embedded shape), the scheduler's store (`todo.shared.scheduler_migrations`)."""
 
 from __future__ import annotations
 
 import asyncio
 from importlib.resources import files
 
-from alembic import command
-from alembic.config import Config
-
-
-def alembic_config(database_url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(files("todo.backend") / "migrations"))
-    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    return config
+from todo.shared import alembic_env
+from todo.shared.scheduler_db import upgrade_store
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+    alembic_env.upgrade(str(files("todo.backend") / "migrations"), database_url, revision)
 
 
-async def upgrade_async(database_url: str) -> None:
+async def upgrade_async(database_url: str, *, with_scheduler_store: bool = True) -> None:
     # env.py drives its own event loop: give it a thread of its own.
     await asyncio.to_thread(upgrade, database_url)
+    if with_scheduler_store:
+        await upgrade_store(database_url)
 
 
 def main() -> None:

@@ -8,19 +8,20 @@ lock held for the batch transaction) publishes, whatever the number of replicas.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from todo.backend.models import OutboxEvent
 from todo.domain.events import TOPIC_OF_TYPE, CloudEvent
 from todo.domain.metrics import OUTBOX_PUBLISH_LAG
 from todo.domain.ports import EventPublisher
+from todo.shared.background import BackgroundLoop, StepFailed
 from todo.shared.db import dialect_name
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,12 @@ log = logging.getLogger(__name__)
 RELAY_LOCK_KEY = 0x70D0_0B0C
 
 
+OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
+_STAGED = "todo.outbox.staged"
+
+
 def add_event(session: AsyncSession, event: CloudEvent) -> None:
-    """Stage `event` in the caller's transaction."""
+    """Stage `event` in the caller's transaction; its commit wakes the relay."""
     session.add(
         OutboxEvent(
             event_id=event.id,
@@ -39,55 +44,54 @@ def add_event(session: AsyncSession, event: CloudEvent) -> None:
             payload=event.model_dump(mode="json"),
         )
     )
+    session.info[_STAGED] = True
+
+
+@dataclass
+class OutboxSignal:
+    """The unit of work's hook: a commit that staged events wakes whatever waits for them
+    (the relay), so no caller has to remember to. Pass `after_commit` to
+    `todo.shared.db.session_factory`."""
+
+    _listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, session: Session) -> None:
+        if session.info.pop(_STAGED, False):
+            for listener in self._listeners:
+                listener()
+
+    def listen(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
 
 
 @dataclass
 class OutboxRelay:
     sessions: async_sessionmaker[AsyncSession]
     publisher: EventPublisher
+    signal: OutboxSignal | None = None
     poll_seconds: float = 1.0
     batch_size: int = 200
     max_backoff_seconds: float = 5.0
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
-    _task: asyncio.Task[None] | None = None
 
-    def poke(self) -> None:
-        """Called after a commit that added events: publish now rather than at the next poll."""
-        self._wake.set()
+    def __post_init__(self) -> None:
+        self._loop = BackgroundLoop(
+            "outbox-relay", self._step, max_backoff_seconds=self.max_backoff_seconds
+        )
+        if self.signal is not None:
+            self.signal.listen(self._loop.wake)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        backoff = 0.0
-        while True:
-            if backoff:
-                await asyncio.sleep(backoff)
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-            self._wake.clear()
-            try:
-                published, failed = await self.publish_pending()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox relay batch failed")
-                failed = True
-                published = 0
-            if failed:
-                backoff = min(self.max_backoff_seconds, max(0.1, backoff * 2))
-            else:
-                backoff = 0.0
-                if published >= self.batch_size:
-                    self._wake.set()
+    async def _step(self) -> float:
+        published, failed = await self.publish_pending()
+        if failed:
+            raise StepFailed
+        # A full batch means more may be waiting: go again at once.
+        return 0.0 if published >= self.batch_size else self.poll_seconds
 
     async def publish_pending(self) -> tuple[int, bool]:
         """Publish one batch; returns (events published, whether one failed)."""

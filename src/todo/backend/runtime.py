@@ -1,17 +1,23 @@
-"""What one running backend holds: engine, sessions, bus, relay, scheduler, live updates."""
+"""What one running backend holds: engine, sessions, bus, relay, live updates, and in the
+embedded shape the scheduler and the in-process task gateway of the reminder machinery."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from todo.backend.auth import TokenIssuer
+from todo.backend.gateway_local import LocalTaskGateway
 from todo.backend.live import LiveUpdates
 from todo.backend.outbox import OutboxRelay
+from todo.backend.rate_limits import AbusePolicy, MemoryThrottle, Throttle
 from todo.backend.settings import BackendSettings
 from todo.backend.user_cache import UserCache
 from todo.domain.ports import EventBus
+from todo.shared.background import Background
+from todo.shared.scheduler_db import DatabaseScheduler
 
 
 @dataclass
@@ -23,4 +29,15 @@ class Runtime:
     relay: OutboxRelay
     live: LiveUpdates
     tokens: TokenIssuer
+    abuse: AbusePolicy
+    throttle: Throttle = field(default_factory=MemoryThrottle)
     users: UserCache = field(default_factory=UserCache)
+    scheduler: DatabaseScheduler | None = None
+    task_gateway: LocalTaskGateway | None = None
+
+    def background(self) -> Sequence[Background]:
+        """What runs in the background, in start order (stopped in reverse)."""
+        parts: list[Background] = [self.bus, self.relay]
+        if self.scheduler is not None:
+            parts.append(self.scheduler)
+        return parts

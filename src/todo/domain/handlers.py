@@ -24,9 +24,17 @@ from todo.domain.events import (
     EventType,
     TaskEventData,
     TaskSnapshot,
+    Topic,
 )
-from todo.domain.metrics import JOBS_FIRED, REMINDER_LATENESS
-from todo.domain.ports import PermanentEventError, ReminderScheduler, TaskGateway
+from todo.domain.metrics import JOBS_FIRED, REMINDER_DELIVERY_LATENESS, REMINDER_LATENESS
+from todo.domain.ports import (
+    EventBus,
+    FiresJobs,
+    JobHandler,
+    PermanentEventError,
+    ReminderScheduler,
+    TaskGateway,
+)
 from todo.domain.reminders import fire_times, next_fire_time, reminder_job_name
 
 log = logging.getLogger(__name__)
@@ -124,3 +132,39 @@ class TaskEventHandler:
                 "next occurrence",
                 extra={"task_id": task.id, "event_id": event.id, "next_task_id": created},
             )
+
+
+async def observe_reminder(event: CloudEvent) -> None:
+    """Consumes `reminders`: the point where a reminder counts as delivered."""
+    if event.type == EventType.REMINDER_DUE:
+        due = event.reminder_data().fire_at
+        REMINDER_DELIVERY_LATENESS.observe((datetime.now(UTC) - due).total_seconds())
+
+
+@dataclass(frozen=True)
+class ReminderMachinery:
+    """Everything that keeps reminders and recurrence going, wired once for every shape:
+    task events reschedule reminder jobs and roll series forward; fired jobs notify."""
+
+    reminders: ReminderService
+    task_events: TaskEventHandler
+
+    @property
+    def on_job(self) -> JobHandler:
+        """What the scheduler calls when a job falls due (a Dapr shape routes it here)."""
+        return self.reminders.on_job
+
+
+def reminder_machinery(
+    scheduler: ReminderScheduler, tasks: TaskGateway, bus: EventBus, group: str
+) -> ReminderMachinery:
+    """Build the machinery on `scheduler` and `tasks`, and subscribe it to `bus` as the
+    consumer `group`. A scheduler that fires its own jobs (the database one) is handed
+    the job handler; with Dapr, the sidecar calls the app's job route instead."""
+    reminders = ReminderService(scheduler, tasks)
+    machinery = ReminderMachinery(reminders, TaskEventHandler(reminders, tasks))
+    if isinstance(scheduler, FiresJobs):
+        scheduler.set_handler(machinery.on_job)
+    bus.subscribe(Topic.TASK_EVENTS, group, machinery.task_events)
+    bus.subscribe(Topic.REMINDERS, group, observe_reminder)
+    return machinery

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from todo.domain.events import CloudEvent, TaskSnapshot
 
@@ -48,6 +48,13 @@ class ReminderScheduler(Protocol):
     async def schedule(self, name: str, due_at: datetime, payload: dict[str, Any]) -> None: ...
 
     async def cancel(self, name: str) -> None: ...
+
+
+@runtime_checkable
+class FiresJobs(Protocol):
+    """A scheduler that calls the job handler itself when a job falls due (in process)."""
+
+    def set_handler(self, handler: JobHandler) -> None: ...
 
 
 class TaskGateway(Protocol):

@@ -22,13 +22,19 @@ def fire_times(
 ) -> list[datetime]:
     """Every instant at which the task reminds, sorted, in UTC, without duplicates.
 
-    A reminder relative to the due date has no instant while the task has no due date."""
+    A reminder relative to the due date has no instant while the task has no due date. An
+    instant outside what a datetime can hold (a row stored before inputs were bounded)
+    has none either: it can never fire, and it must not break the task's reading."""
     times: set[datetime] = set()
     for reminder in reminders:
-        if reminder.kind is ReminderKind.ABSOLUTE and reminder.at is not None:
-            times.add(reminder.at.astimezone(UTC))
-        elif reminder.kind is ReminderKind.BEFORE_DUE and due_at is not None:
-            times.add((due_at - timedelta(minutes=reminder.minutes_before or 0)).astimezone(UTC))
+        try:
+            if reminder.kind is ReminderKind.ABSOLUTE and reminder.at is not None:
+                times.add(reminder.at.astimezone(UTC))
+            elif reminder.kind is ReminderKind.BEFORE_DUE and due_at is not None:
+                before = timedelta(minutes=reminder.minutes_before or 0)
+                times.add((due_at - before).astimezone(UTC))
+        except OverflowError:
+            continue
     if snoozed_until is not None:
         times.add(snoozed_until.astimezone(UTC))
     return sorted(times)

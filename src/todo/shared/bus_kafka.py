@@ -23,7 +23,9 @@ from pydantic import ValidationError
 
 from todo.domain.events import CloudEvent, parse_event
 from todo.domain.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_PUBLISHED
-from todo.domain.ports import EventHandler, PermanentEventError
+from todo.domain.ports import EventHandler
+from todo.shared import delivery
+from todo.shared.delivery import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,7 @@ def encode(event: CloudEvent) -> tuple[bytes, bytes]:
 class KafkaEventBus:
     bootstrap: str
     client_id: str = "todo"
-    max_attempts: int = 5
-    base_backoff_seconds: float = 0.2
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_backoff_seconds=0.2))
     max_batch: int = 200
     request_timeout_ms: int = 10_000
     _producer: AIOKafkaProducer | None = None
@@ -189,25 +190,9 @@ class KafkaEventBus:
             return
         if self.observe is not None:
             self.observe(record, event)
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                await handler(event)
-                EVENTS_CONSUMED.labels(topic=topic, group=group, outcome="ok").inc()
-                return
-            except PermanentEventError as exc:
-                await self._dead_letter(group, record, f"permanent: {exc}")
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if attempt == self.max_attempts:
-                    await self._dead_letter(group, record, f"{type(exc).__name__}: {exc}")
-                    return
-                log.warning(
-                    "handler failed, retrying",
-                    extra={"group": group, "event_id": event.id, "attempt": attempt},
-                )
-                await asyncio.sleep(self.base_backoff_seconds * 2 ** (attempt - 1))
+        reason = await delivery.handle(handler, event, self.retry, topic=topic, group=group)
+        if reason is not None:
+            await self._dead_letter(group, record, reason)
 
     async def _dead_letter(self, group: str, record: ConsumerRecord, error: str) -> None:
         producer = self._require_producer()
@@ -217,7 +202,7 @@ class KafkaEventBus:
             ("dlq-group", group.encode()),
             ("dlq-source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
         ]
-        delay = self.base_backoff_seconds
+        delay = self.retry.base_backoff_seconds
         while True:
             # The event's offset is committed only once it sits in the dead-letter topic.
             try:

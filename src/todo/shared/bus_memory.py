@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 
 from todo.domain.events import CloudEvent
 from todo.domain.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_PUBLISHED
-from todo.domain.ports import EventHandler, PermanentEventError
+from todo.domain.ports import EventHandler
+from todo.shared import delivery
+from todo.shared.background import raise_if_cancelled
+from todo.shared.delivery import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,7 @@ class _Subscription:
 
 @dataclass
 class MemoryEventBus:
-    max_attempts: int = 5
-    base_backoff_seconds: float = 0.05
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     partitions: int = 8
     _subs: list[_Subscription] = field(default_factory=list)
     dead_letters: list[tuple[CloudEvent, str]] = field(default_factory=list)
@@ -94,28 +96,14 @@ class MemoryEventBus:
                 await self._handle(sub, event)
             finally:
                 queue.task_done()
+            raise_if_cancelled()
 
     async def _handle(self, sub: _Subscription, event: CloudEvent) -> None:
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                await sub.handler(event)
-                EVENTS_CONSUMED.labels(topic=sub.topic, group=sub.group, outcome="ok").inc()
-                return
-            except PermanentEventError as exc:
-                self._dead_letter(sub, event, f"permanent: {exc}")
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if attempt == self.max_attempts:
-                    self._dead_letter(sub, event, f"{type(exc).__name__}: {exc}")
-                    return
-                log.warning(
-                    "handler failed, retrying",
-                    extra={"group": sub.group, "event_id": event.id, "attempt": attempt},
-                    exc_info=True,
-                )
-                await asyncio.sleep(self.base_backoff_seconds * 2 ** (attempt - 1))
+        reason = await delivery.handle(
+            sub.handler, event, self.retry, topic=sub.topic, group=sub.group
+        )
+        if reason is not None:
+            self._dead_letter(sub, event, reason)
 
     def _dead_letter(self, sub: _Subscription, event: CloudEvent, error: str) -> None:
         log.error(

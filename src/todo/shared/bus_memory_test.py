@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
 from todo.domain.events import CloudEvent
 from todo.domain.ports import EventHandler, PermanentEventError
 from todo.shared.bus_memory import MemoryEventBus
+from todo.shared.delivery import RetryPolicy
 
 
 def event(n: int, owner: str = "u1") -> CloudEvent:
@@ -88,7 +90,7 @@ async def test_a_slow_user_does_not_hold_up_the_others() -> None:
 
 
 async def test_failures_are_retried_then_dead_lettered() -> None:
-    bus = MemoryEventBus(max_attempts=3, base_backoff_seconds=0.001)
+    bus = MemoryEventBus(retry=RetryPolicy(max_attempts=3, base_backoff_seconds=0.001))
     attempts: list[int] = []
 
     async def flaky(e: CloudEvent) -> None:
@@ -111,7 +113,7 @@ async def test_failures_are_retried_then_dead_lettered() -> None:
 
 
 async def test_permanent_errors_are_not_retried() -> None:
-    bus = MemoryEventBus(base_backoff_seconds=0.001)
+    bus = MemoryEventBus(retry=RetryPolicy(base_backoff_seconds=0.001))
     calls = 0
 
     async def poison(e: CloudEvent) -> None:
@@ -141,6 +143,23 @@ async def test_stop_cancels_delivery() -> None:
     await bus.publish("t", event(1))
     await asyncio.wait_for(started.wait(), 1)
     await asyncio.wait_for(bus.stop(), 1)
+
+
+async def test_stop_ends_a_handler_that_swallows_its_cancellation() -> None:
+    bus = MemoryEventBus()
+    started = asyncio.Event()
+
+    async def swallowing(e: CloudEvent) -> None:
+        started.set()
+        # What a misbehaving library does: swallow the cancellation.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(60)
+
+    bus.subscribe("t", "g", swallowing)
+    await bus.start()
+    await bus.publish("t", event(1))
+    await asyncio.wait_for(started.wait(), 1)
+    await asyncio.wait_for(bus.stop(), 5)
 
 
 @pytest.mark.parametrize("topic", ["t", "unsubscribed"])

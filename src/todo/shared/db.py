@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from functools import cache
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import DateTime, event
+from pydantic import TypeAdapter
+from sqlalchemy import JSON, DateTime, String, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -13,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 
@@ -39,6 +44,52 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+class StrEnumType(TypeDecorator[E], Generic[E]):
+    """A `StrEnum` stored as its value in a plain string column (no database enum type,
+    so adding a member needs no migration), handed back as the enum member."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def __init__(self, enum: type[E]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
+
+
+@cache
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
+
+
+class JSONModel(TypeDecorator[Any]):
+    """A pydantic-typed value (a model, or a list of them) in a JSON column: dumped in
+    JSON mode on the way in, validated back into the type on the way out, so code above
+    never handles raw dicts."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, annotation: Any) -> None:
+        super().__init__()
+        # The annotation (hashable) is the cache key; the adapter is built once per type.
+        self.annotation = annotation
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else _adapter(self.annotation).dump_python(value, mode="json")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else _adapter(self.annotation).validate_python(value)
+
+
 def dialect_name(session: AsyncSession) -> str:
     bind = session.bind
     if bind is None:
@@ -50,6 +101,10 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
     if is_sqlite(url):
@@ -57,6 +112,9 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        # A database that stops answering (a partition, a half-open connection) fails a
+        # request after these instead of holding it, and a pooled connection, forever.
+        kwargs["connect_args"] = {"timeout": 10, "command_timeout": 30}
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
 
@@ -67,9 +125,22 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+            # SQLite's lower() folds ASCII only: "Ü" would never match "ü" in a
+            # case-insensitive search. Python's folds every script.
+            dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
 
     return engine
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+AfterCommit = Callable[[Session], None]
+
+
+def session_factory(
+    engine: AsyncEngine, after_commit: AfterCommit | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions of `engine`; `after_commit` runs after every commit of one of them (the
+    unit of work's hook: the outbox wakes its relay there, so callers never have to)."""
+    session_class: type[Session] = type("TodoSession", (Session,), {})
+    if after_commit is not None:
+        event.listen(session_class, "after_commit", after_commit)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=session_class)

@@ -9,11 +9,11 @@ idempotent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from importlib.resources import files
 from typing import Any
 
 from sqlalchemy import JSON, Column, delete
@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import Field, SQLModel, col, select
 
 from todo.domain.ports import JobHandler, PermanentEventError
+from todo.shared import alembic_env
+from todo.shared.background import BackgroundLoop
 from todo.shared.db import UTCDateTime, dialect_name
 
 log = logging.getLogger(__name__)
@@ -46,14 +48,22 @@ class ScheduledJob(SQLModel, table=True):
     attempts: int = Field(default=0)
 
 
+async def upgrade_store(database_url: str) -> None:
+    """Create or migrate the scheduler's table in `database_url` (its migrations are the
+    table's one owner, wherever the store lives)."""
+    location = str(files("todo.shared") / "scheduler_migrations")
+    await asyncio.to_thread(alembic_env.upgrade, location, database_url)
+
+
 @dataclass
 class DatabaseScheduler:
     sessions: async_sessionmaker[AsyncSession]
     max_idle_seconds: float = 30.0
     max_attempts: int = 10
     _handler: JobHandler | None = None
-    _wake: asyncio.Event = field(default_factory=asyncio.Event)
-    _task: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self._loop = BackgroundLoop("db-scheduler", self.fire_due, max_backoff_seconds=1.0)
 
     def set_handler(self, handler: JobHandler) -> None:
         self._handler = handler
@@ -78,7 +88,7 @@ class DatabaseScheduler:
             )
             await session.execute(statement)
             await session.commit()
-        self._wake.set()
+        self._loop.wake()
 
     async def cancel(self, name: str) -> None:
         async with self.sessions() as session:
@@ -88,27 +98,10 @@ class DatabaseScheduler:
     async def start(self) -> None:
         if self._handler is None:
             raise RuntimeError("DatabaseScheduler started without a job handler")
-        self._task = asyncio.create_task(self._run(), name="db-scheduler")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                delay = await self.fire_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("scheduler loop failed")
-                delay = 1.0
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        await self._loop.stop()
 
     async def fire_due(self) -> float:
         """Fire every due job; returns seconds until the next one (capped)."""
@@ -136,8 +129,6 @@ class DatabaseScheduler:
         assert self._handler is not None
         try:
             await self._handler(name, payload)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
             permanent = isinstance(exc, PermanentEventError)
             await self._after_failure(name, generation, exc, permanent)

@@ -1,43 +1,17 @@
-"""Alembic environment: async engines for both SQLite and PostgreSQL."""
+"""Alembic environment of the backend's tables (the scheduler's store has its own)."""
 
 from __future__ import annotations
 
-import asyncio
-
-from alembic import context
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import MetaData
 from sqlmodel import SQLModel
 
-import todo.backend.models  # (registers the tables on SQLModel.metadata)
-import todo.shared.scheduler_db  # noqa: F401
+import todo.backend.models  # noqa: F401 (registers the tables on SQLModel.metadata)
+from todo.shared import alembic_env
+from todo.shared.scheduler_db import ScheduledJob
 
-config = context.config
-target_metadata = SQLModel.metadata
-
-
-def _run(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-async def _run_async() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "")
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-        await connection.commit()
-    await engine.dispose()
-
-
-if context.is_offline_mode():
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata)
-    with context.begin_transaction():
-        context.run_migrations()
-else:
-    asyncio.run(_run_async())
+# The backend's tables only: SQLModel's metadata holds the scheduler's table too.
+metadata = MetaData()
+for table in SQLModel.metadata.sorted_tables:
+    if table is not ScheduledJob.__table__:  # type: ignore[attr-defined]
+        table.to_metadata(metadata)
+alembic_env.run(metadata)

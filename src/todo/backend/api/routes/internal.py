@@ -3,12 +3,19 @@ direct in Kafka mode)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from todo.backend import tasks_service as svc
-from todo.backend.api.deps import RuntimeDep, SessionDep
+from todo.backend import notifications
+from todo.backend.api.deps import SessionDep
+from todo.backend.reminder_tasks import reminder_tasks
+from todo.backend.tasks import commands, queries
+from todo.domain.errors import NotFound
 from todo.domain.events import TaskSnapshot
+from todo.domain.reconciler import ReminderTaskPage
 
 # Included by the app behind `require_app_token`: only daprd (or the worker) gets in.
 router = APIRouter(prefix="/internal/v1", tags=["internal"], include_in_schema=False)
@@ -32,32 +39,39 @@ class ReminderResult(BaseModel):
     created: bool
 
 
+@router.get("/reminder-tasks")
+async def list_reminder_tasks(
+    session: SessionDep,
+    after: Annotated[str | None, Query(max_length=36, description="cursor: a task id")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    changed_within_seconds: Annotated[int, Query(ge=0, le=30 * 24 * 3600)] = 3600,
+) -> ReminderTaskPage:
+    """Tasks with reminders for the worker's reconciler: open ones, and those changed
+    within `changed_within_seconds`; each with its last notification's fire time."""
+    return await reminder_tasks(session, after, limit, timedelta(seconds=changed_within_seconds))
+
+
 @router.get("/tasks/{task_id}")
 async def get_task(task_id: str, session: SessionDep) -> TaskSnapshot:
-    found = await svc.load_snapshot(session, task_id)
+    found = await queries.load_snapshot(session, task_id)
     if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"task {task_id} not found")
+        raise NotFound("task", task_id)
     return found
 
 
 @router.post("/tasks/{task_id}/next-occurrence")
 async def next_occurrence(
-    task_id: str, body: NextOccurrenceRequest, session: SessionDep, runtime: RuntimeDep
+    task_id: str, body: NextOccurrenceRequest, session: SessionDep
 ) -> NextOccurrenceResult:
-    created = await svc.create_next_occurrence(session, task_id, body.idempotency_key)
-    runtime.relay.poke()
+    created = await commands.create_next_occurrence(session, task_id, body.idempotency_key)
     return NextOccurrenceResult(task_id=created)
 
 
 @router.post("/tasks/{task_id}/reminders")
 async def record_reminder(
-    task_id: str, body: ReminderRequest, session: SessionDep, runtime: RuntimeDep
+    task_id: str, body: ReminderRequest, session: SessionDep
 ) -> ReminderResult:
-    try:
-        notification_id, created = await svc.record_reminder(
-            session, task_id, body.fire_at, body.title
-        )
-    except svc.TaskNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"task {task_id} not found") from None
-    runtime.relay.poke()
+    notification_id, created = await notifications.record_reminder(
+        session, task_id, body.fire_at, body.title
+    )
     return ReminderResult(notification_id=notification_id, created=created)

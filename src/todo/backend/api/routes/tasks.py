@@ -1,23 +1,18 @@
+"""The caller's tasks: each route is one use case; errors are mapped in `api.errors`."""
+
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 
-from todo.backend import tasks_service as svc
-from todo.backend.api.deps import CurrentUser, RuntimeDep, SessionDep
-from todo.backend.models import (
-    Priority,
-    SnoozeRequest,
-    TaskCreate,
-    TaskPublic,
-    TasksPublic,
-    TaskStatus,
-    TaskUpdate,
-)
+from todo.backend.api.deps import CurrentUser, SessionDep
+from todo.backend.api.errors import ApiError, field_error
+from todo.backend.models import SnoozeRequest, TaskCreate, TaskPublic, TasksPublic, TaskUpdate
+from todo.backend.tasks import commands, queries
+from todo.domain.bounds import Instant, SafeText
+from todo.domain.tasks import MAX_TAGS, Priority, TaskStatus
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
@@ -28,11 +23,18 @@ CONFLICTS: Responses = {
     409: {"description": "The body's `version` is not the task's current version"},
     412: {"description": "If-Match does not match the task's current ETag"},
 }
+BAD_IF_MATCH: Responses = {400: {"description": "If-Match is not an ETag of this API"}}
+INVALID: Responses = {422: {"description": "A field is invalid, or the change is not allowed"}}
+# The largest offset a page may start at: deep enough for any real list, small enough
+# for every database's integer types.
+MAX_OFFSET = 1_000_000
 
+TaskId = Annotated[SafeText, Path(max_length=64, description="the task's id")]
 IfMatch = Annotated[
     str | None,
     Header(
         alias="If-Match",
+        max_length=100,
         description='The ETag last read (e.g. `"3"`): the change applies only to that version',
     ),
 ]
@@ -46,13 +48,13 @@ def parse_if_match(value: str | None) -> int | None:
     if value is None or value.strip() == "*":
         return None
     raw = value.strip().removeprefix("W/").strip('"')
-    try:
+    if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31:
         return int(raw)
-    except ValueError:
-        raise HTTPException(
-            status.HTTP_400_BAD_REQUEST,
-            f"If-Match must be an ETag of this API such as '\"3\"', not {value!r}",
-        ) from None
+    raise ApiError(
+        status.HTTP_400_BAD_REQUEST,
+        f"If-Match must be an ETag of this API such as '\"3\"', not {value[:40]!r}",
+        "bad_if_match",
+    )
 
 
 def _task_response(task: TaskPublic, status_code: int = 200) -> JSONResponse:
@@ -61,71 +63,35 @@ def _task_response(task: TaskPublic, status_code: int = 200) -> JSONResponse:
     )
 
 
-def _not_found(task_id: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"task {task_id} not found")
-
-
-def _conflict(exc: svc.VersionConflict) -> HTTPException:
-    code = (
-        status.HTTP_412_PRECONDITION_FAILED if exc.via == "if-match" else status.HTTP_409_CONFLICT
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskPublic, responses=INVALID)
+async def create_task(body: TaskCreate, user: CurrentUser, session: SessionDep) -> JSONResponse:
+    return _task_response(
+        await commands.create_task(session, user.id, body), status.HTTP_201_CREATED
     )
-    return HTTPException(
-        code,
-        f"the task changed meanwhile: it is at version {exc.current}, not {exc.expected}; "
-        "reload it and apply your change again",
-        headers={"ETag": f'"{exc.current}"'},
-    )
-
-
-def _invalid(exc: svc.InvalidChange) -> HTTPException:
-    return HTTPException(
-        422,
-        [{"loc": ["body", exc.field], "msg": exc.reason, "type": "value_error"}],
-    )
-
-
-@router.post(
-    "", status_code=status.HTTP_201_CREATED, response_model=TaskPublic, responses={422: {}}
-)
-async def create_task(
-    body: TaskCreate, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
-) -> JSONResponse:
-    try:
-        task = await svc.create_task(session, user.id, body)
-    except svc.InvalidChange as exc:
-        raise _invalid(exc) from None
-    runtime.relay.poke()
-    return _task_response(task, status.HTTP_201_CREATED)
 
 
 @router.get("")
 async def list_tasks(
     user: CurrentUser,
     session: SessionDep,
-    q: Annotated[str | None, Query(max_length=200, description="full-text search")] = None,
+    q: Annotated[SafeText | None, Query(max_length=200, description="full-text search")] = None,
     status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
-    priority: Annotated[list[Priority] | None, Query()] = None,
-    tag: Annotated[list[str] | None, Query(description="all of these tags")] = None,
-    due_after: Annotated[AwareDatetime | None, Query()] = None,
-    due_before: Annotated[AwareDatetime | None, Query()] = None,
+    priority: Annotated[list[Priority] | None, Query(max_length=len(Priority))] = None,
+    tag: Annotated[
+        list[Annotated[SafeText, Query(max_length=40)]] | None,
+        Query(max_length=MAX_TAGS, description="all of these tags"),
+    ] = None,
+    due_after: Annotated[Instant | None, Query()] = None,
+    due_before: Annotated[Instant | None, Query()] = None,
     overdue: Annotated[bool | None, Query()] = None,
-    sort: Annotated[svc.SortKey, Query()] = "due",
+    sort: Annotated[queries.SortKey, Query()] = "due",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> TasksPublic:
     """The caller's tasks, filtered, searched, sorted and paged (`count` is the total)."""
     if due_after is not None and due_before is not None and due_after >= due_before:
-        raise HTTPException(
-            422,
-            [
-                {
-                    "loc": ["query", "due_before"],
-                    "msg": "due_before must be later than due_after",
-                    "type": "value_error",
-                }
-            ],
-        )
-    query = svc.TaskQuery(
+        raise field_error(["query", "due_before"], "due_before must be later than due_after")
+    query = queries.TaskQuery(
         q=q,
         status=status_,
         priority=priority,
@@ -137,121 +103,86 @@ async def list_tasks(
         limit=limit,
         offset=offset,
     )
-    data, count = await svc.list_tasks(session, user.id, query)
+    data, count = await queries.list_tasks(session, user.id, query)
     return TasksPublic(data=data, count=count, limit=limit, offset=offset)
 
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=NOT_FOUND)
-async def get_task(task_id: str, user: CurrentUser, session: SessionDep) -> JSONResponse:
-    try:
-        task = await svc.get_owned(session, user.id, task_id)
-    except svc.TaskNotFound:
-        raise _not_found(task_id) from None
-    tags = (await svc.tags_of(session, [task.id]))[task.id]
-    return _task_response(svc.to_public(task, tags))
+async def get_task(task_id: TaskId, user: CurrentUser, session: SessionDep) -> JSONResponse:
+    return _task_response(await queries.get_public(session, user.id, task_id))
 
 
 @router.patch(
-    "/{task_id}", response_model=TaskPublic, responses={**NOT_FOUND, **CONFLICTS, 422: {}}
+    "/{task_id}",
+    response_model=TaskPublic,
+    responses={**NOT_FOUND, **CONFLICTS, **BAD_IF_MATCH, **INVALID},
 )
 async def update_task(
-    task_id: str,
+    task_id: TaskId,
     body: TaskUpdate,
     user: CurrentUser,
     session: SessionDep,
-    runtime: RuntimeDep,
     if_match: IfMatch = None,
 ) -> JSONResponse:
     """Change the fields present in the body. Send `If-Match` (or `version`) to refuse
     the change when somebody else changed the task since you read it."""
-    try:
-        task = await svc.update_task(
+    return _task_response(
+        await commands.update_task(
             session, user.id, task_id, body, if_match=parse_if_match(if_match)
         )
-    except svc.TaskNotFound:
-        raise _not_found(task_id) from None
-    except svc.VersionConflict as exc:
-        raise _conflict(exc) from None
-    except svc.InvalidChange as exc:
-        raise _invalid(exc) from None
-    runtime.relay.poke()
-    return _task_response(task)
+    )
 
 
 @router.delete(
-    "/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**NOT_FOUND, **CONFLICTS}
+    "/{task_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**NOT_FOUND, **CONFLICTS, **BAD_IF_MATCH},
 )
 async def delete_task(
-    task_id: str,
-    user: CurrentUser,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    if_match: IfMatch = None,
+    task_id: TaskId, user: CurrentUser, session: SessionDep, if_match: IfMatch = None
 ) -> Response:
-    try:
-        await svc.delete_task(session, user.id, task_id, if_match=parse_if_match(if_match))
-    except svc.TaskNotFound:
-        raise _not_found(task_id) from None
-    except svc.VersionConflict as exc:
-        raise _conflict(exc) from None
-    runtime.relay.poke()
+    await commands.delete_task(session, user.id, task_id, if_match=parse_if_match(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-async def _set_status(
-    task_id: str,
-    completed: bool,
-    user: CurrentUser,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    if_match: str | None,
-) -> JSONResponse:
-    try:
-        task = await svc.set_status(
-            session, user.id, task_id, completed, if_match=parse_if_match(if_match)
-        )
-    except svc.TaskNotFound:
-        raise _not_found(task_id) from None
-    except svc.VersionConflict as exc:
-        raise _conflict(exc) from None
-    runtime.relay.poke()
-    return _task_response(task)
-
-
-@router.post("/{task_id}/complete", response_model=TaskPublic, responses={**NOT_FOUND, **CONFLICTS})
+@router.post(
+    "/{task_id}/complete",
+    response_model=TaskPublic,
+    responses={**NOT_FOUND, **CONFLICTS, **BAD_IF_MATCH},
+)
 async def complete_task(
-    task_id: str,
-    user: CurrentUser,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    if_match: IfMatch = None,
+    task_id: TaskId, user: CurrentUser, session: SessionDep, if_match: IfMatch = None
 ) -> JSONResponse:
-    """Complete the task; a recurring task's next occurrence is created from it."""
-    return await _set_status(task_id, True, user, session, runtime, if_match)
+    """Complete the task; a recurring task's next occurrence is created from it.
+    Completing a completed task changes nothing."""
+    return _task_response(
+        await commands.set_status(
+            session, user.id, task_id, True, if_match=parse_if_match(if_match)
+        )
+    )
 
 
-@router.post("/{task_id}/reopen", response_model=TaskPublic, responses={**NOT_FOUND, **CONFLICTS})
+@router.post(
+    "/{task_id}/reopen",
+    response_model=TaskPublic,
+    responses={**NOT_FOUND, **CONFLICTS, **BAD_IF_MATCH},
+)
 async def reopen_task(
-    task_id: str,
-    user: CurrentUser,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    if_match: IfMatch = None,
+    task_id: TaskId, user: CurrentUser, session: SessionDep, if_match: IfMatch = None
 ) -> JSONResponse:
-    return await _set_status(task_id, False, user, session, runtime, if_match)
+    """Take a completion back. The next occurrence it generated goes again, unless it was
+    changed since."""
+    return _task_response(
+        await commands.set_status(
+            session, user.id, task_id, False, if_match=parse_if_match(if_match)
+        )
+    )
 
 
-@router.post("/{task_id}/snooze", response_model=TaskPublic, responses={**NOT_FOUND, 422: {}})
+@router.post("/{task_id}/snooze", response_model=TaskPublic, responses={**NOT_FOUND, **INVALID})
 async def snooze_task(
-    task_id: str, body: SnoozeRequest, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    task_id: TaskId, body: SnoozeRequest, user: CurrentUser, session: SessionDep
 ) -> JSONResponse:
     """Remind again after `minutes`, or at `until`."""
-    until: datetime = svc.snooze_until(body.minutes, body.until)
-    try:
-        task = await svc.snooze(session, user.id, task_id, until)
-    except svc.TaskNotFound:
-        raise _not_found(task_id) from None
-    except svc.InvalidChange as exc:
-        raise _invalid(exc) from None
-    runtime.relay.poke()
-    return _task_response(task)
+    until = commands.snooze_until(body.minutes, body.until)
+    return _task_response(await commands.snooze(session, user.id, task_id, until))

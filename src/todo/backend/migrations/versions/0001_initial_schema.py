@@ -1,5 +1,8 @@
 """initial schema
 
+The database scheduler's table (`scheduled_jobs`) is not here: its own migrations own it
+(`todo.shared.scheduler_migrations`), and they adopt a table this revision made before.
+
 Revision ID: 0001
 Revises:
 """
@@ -35,18 +38,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_unpublished", ["published_at", "seq"], unique=False)
-
-    op.create_table(
-        "scheduled_jobs",
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("due_at", todo.shared.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("generation", sa.String(length=36), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("name"),
-    )
-    with op.batch_alter_table("scheduled_jobs", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_scheduled_jobs_due_at"), ["due_at"], unique=False)
 
     op.create_table(
         "users",
@@ -158,10 +149,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_users_email"))
 
     op.drop_table("users")
-    with op.batch_alter_table("scheduled_jobs", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_scheduled_jobs_due_at"))
-
-    op.drop_table("scheduled_jobs")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_unpublished")
 
