@@ -40,6 +40,12 @@ start_postgres() {
   log "PostgreSQL ready: $TODO_TEST_POSTGRES_URL"
 }
 
+ensure_bench_tools() {
+  # The HTTP benchmark's load generator (loadtests/bench_http.py) and its test.
+  apt_install wrk
+  log "wrk: $(wrk --version 2>&1 | head -1)"
+}
+
 start_chromium() {
   apt_install chromium
   export TODO_TEST_CHROMIUM=/usr/bin/chromium
@@ -78,4 +84,17 @@ ensure_cluster_prereqs() {
   apt_install etcd-server containerd runc containernetworking-plugins iptables conntrack \
     socat ethtool mmdebstrap gcc libc6-dev
   start_docker
+}
+
+ensure_node() {
+  # The web app (src/web) builds with the machine's Node.js through Pants' JavaScript
+  # backend; Vite 8 needs 20.19 or newer. npm comes through Corepack from the registry.
+  local version
+  version="$(node --version 2>/dev/null || true)"
+  if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null; then
+    log "Node.js 20.19+ is needed for the web app (found: ${version:-none}); install it (e.g. from nodejs.org or your distribution's backports) and put it on PATH"
+    return 1
+  fi
+  command -v corepack >/dev/null 2>&1 || { log "corepack not found beside node ($version)"; return 1; }
+  log "Node.js: $version"
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start a service PEX alone and require /healthz (and, with CHECK=ready, /readyz) to
-# answer 200. usage: [CHECK=ready|alive] smoke-pex.sh PEX PORT [ENV=VALUE ...]
+# answer 200 (and, with PAGE=/path, that page to hold the web app's sign-in form).
+# usage: [CHECK=ready|alive] [PAGE=/] smoke-pex.sh PEX PORT [ENV=VALUE ...]
 set -euo pipefail
 pex="$1"
 port="$2"
@@ -16,6 +17,11 @@ for _ in $(seq 1 60); do
       echo "smoke: $pex answers /healthz and /readyz on port $port"
     else
       echo "smoke: $pex answers /healthz on port $port (readyz: $(curl -s "http://127.0.0.1:$port/readyz"))"
+    fi
+    if [ -n "${PAGE:-}" ]; then
+      # The web app's build is inside the PEX: the page, with the sign-in form in it.
+      curl -fsS "http://127.0.0.1:$port$PAGE" | grep -q 'data-testid="auth-email"'
+      echo "smoke: $pex serves the web app at $PAGE"
     fi
     exit 0
   fi

@@ -103,6 +103,8 @@ async def run(args: argparse.Namespace) -> None:
         kafka_bootstrap=broker.bootstrap,
         embedded_worker=False,
         log_level="WARNING",
+        # Every benchmark user signs up from this one address.
+        sign_up_rate="100000/minute",
     )
     samples = Samples()
     expected = (args.changes // args.users) * args.users

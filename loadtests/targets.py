@@ -73,12 +73,19 @@ class Target:
     other_pids: dict[str, int] = field(default_factory=dict)
 
 
+# Every simulated user signs up and in from this one machine's address: the per-address
+# limits that bound a real client's attempts would refuse the load itself.
+LOAD_TEST_LIMITS = {"sign_up_rate": "100000/minute", "sign_in_rate": "100000/minute"}
+
+
 @contextlib.asynccontextmanager
 async def embedded(
     workdir: Path, logs: Path, database_url: str | None = None
 ) -> AsyncIterator[Target]:
     """The embedded shape; on SQLite in `workdir`, or on the database `database_url`."""
-    async with shapes.embedded(workdir, database_url=database_url, logs=logs) as running:
+    async with shapes.embedded(
+        workdir, database_url=database_url, logs=logs, backend_overrides=LOAD_TEST_LIMITS
+    ) as running:
         database = "PostgreSQL" if database_url else "SQLite"
         yield Target(
             kind="embedded",
@@ -101,7 +108,12 @@ async def kafka(
         raise TargetError(
             f"--postgres-url names {host}, not a loopback address (give --allow-remote)"
         )
-    async with shapes.kafka(workdir, postgres_admin_url=postgres_admin_url, logs=logs) as running:
+    async with shapes.kafka(
+        workdir,
+        postgres_admin_url=postgres_admin_url,
+        logs=logs,
+        backend_overrides=LOAD_TEST_LIMITS,
+    ) as running:
         assert running.kafka is not None
         yield Target(
             kind="kafka",
@@ -145,7 +157,7 @@ def keep_logs(work_dir: Path, logs: Path) -> list[Path]:
 
 @contextlib.asynccontextmanager
 async def _devstack_target(stack_dir: Path) -> AsyncIterator[Target]:
-    async with DevStack(stack_dir) as stack:
+    async with DevStack(stack_dir, backend_overrides=LOAD_TEST_LIMITS) as stack:
         assert stack.backend is not None
         assert stack.worker is not None
         services = [stack.backend, stack.worker]

@@ -56,8 +56,12 @@ def test_the_ingress_refuses_everything_but_the_web_app_and_the_api(
 
 def test_the_ingress_serves_the_web_app_and_the_api(ingress: Ingress) -> None:
     with ingress.sync_client() as client:
-        assert client.get("/").status_code == 200
-        assert client.get("/static/app.js").status_code == 200
+        page = client.get("/")
+        assert page.status_code == 200
+        assets = re.findall(r'"(/assets/[^"]+)"', page.text)
+        assert assets, page.text[:500]
+        for asset in assets:
+            assert client.get(asset).status_code == 200, asset
         assert client.get(f"{API}/users/me").status_code == 401
 
 

@@ -61,6 +61,8 @@ async def backend(kafka: KafkaBroker, postgres_url: str, tmp_path: Path) -> Asyn
         embedded_worker=False,
         app_api_token=APP_TOKEN,
         outbox_poll_seconds=0.2,
+        # Tests sign many users up from one address.
+        sign_up_rate="1000/minute",
     )
     app = create_app(settings)
     async with serve(app) as url:

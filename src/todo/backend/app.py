@@ -20,12 +20,16 @@ from sqlalchemy import text
 from todo.backend.api.errors import install_error_handlers
 from todo.backend.api.router import api_router, internal_router
 from todo.backend.auth import TokenIssuer
+from todo.backend.body_limit import BodyLimit
 from todo.backend.gateway_local import LocalTaskGateway
 from todo.backend.live import LiveUpdates
 from todo.backend.migrate import upgrade_async
 from todo.backend.outbox import OutboxRelay, OutboxSignal
+from todo.backend.rate_limits import AbusePolicy
 from todo.backend.runtime import Runtime
+from todo.backend.security_headers import SecurityHeaders
 from todo.backend.settings import BackendSettings, BusKind, get_settings
+from todo.backend.unavailable import install_database_outage_handlers
 from todo.backend.web import web_router
 from todo.domain.events import Topic
 from todo.domain.handlers import reminder_machinery
@@ -52,6 +56,7 @@ def build_bus(settings: BackendSettings) -> EventBus:
     return DaprEventBus(
         sidecar_client(settings.dapr_http_port, settings.dapr_api_token),
         pubsub=settings.pubsub_name,
+        publish_grace_seconds=settings.publish_grace_seconds,
     )
 
 
@@ -62,7 +67,7 @@ def build_runtime(settings: BackendSettings) -> Runtime:
     sessions = session_factory(engine, after_commit=signal.after_commit)
     bus = build_bus(settings)
     relay = OutboxRelay(sessions, bus, signal, poll_seconds=settings.outbox_poll_seconds)
-    live = LiveUpdates()
+    live = LiveUpdates(per_user=settings.live_streams_per_user, total=settings.live_streams_total)
     # Every replica sees every refresh: its browsers may belong to any user.
     bus.subscribe(Topic.TASK_UPDATES, f"backend-live-{uuid.uuid4().hex[:8]}", live)
     tokens = TokenIssuer(
@@ -74,7 +79,10 @@ def build_runtime(settings: BackendSettings) -> Runtime:
         external_issuer=settings.external_issuer,
         external_audience=settings.external_audience,
     )
-    runtime = Runtime(settings, engine, sessions, bus, relay, live, tokens)
+    abuse = AbusePolicy.parse(
+        settings.sign_up_rate, settings.sign_in_rate, settings.sign_in_failure_rate
+    )
+    runtime = Runtime(settings, engine, sessions, bus, relay, live, tokens, abuse)
     if settings.embedded_worker:
         runtime.scheduler = DatabaseScheduler(sessions)
         runtime.task_gateway = LocalTaskGateway(sessions)
@@ -107,7 +115,9 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
             await session.execute(text("SELECT 1"))
 
     async def bus_ready() -> None:
-        if not runtime.bus.ready:
+        if isinstance(runtime.bus, DaprEventBus):
+            await runtime.bus.check_ready()  # which part fails, since when
+        elif not runtime.bus.ready:
             raise ConnectionError(f"event bus ({settings.bus.value}) not connected")
 
     app = FastAPI(
@@ -115,10 +125,15 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
         version=settings.version,
         summary="Tasks with due dates, reminders and recurrence; every change is an event.",
         lifespan=lifespan,
+        # Starlette's slash redirect builds its Location from the Host header.
+        redirect_slashes=False,
     )
     app.state.runtime = runtime
-    instrument(app)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    instrument(app)
+    app.add_middleware(SecurityHeaders)
+    install_database_outage_handlers(app, settings.retry_after_seconds)
     app.include_router(health_router({"database": database_ready, "event bus": bus_ready}))
     app.include_router(api_router)
     app.include_router(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from todo.backend.models import User, UserRegister
+from todo.backend.models import ExternalIdentity, User, UserRegister
 
 # argon2id with OWASP's recommended parameters (Password Storage Cheat Sheet: 19 MiB, two
 # passes, one lane), about 21 ms of CPU here. The library's default (RFC 9106's second
@@ -45,6 +46,15 @@ class InvalidToken(Exception):
 
 
 @dataclass(frozen=True)
+class AccessClaims:
+    """What a verified access token of ours says: whose, of which token version, until when."""
+
+    user_id: str
+    version: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class TokenIssuer:
     secret: str
     issuer: str
@@ -54,10 +64,11 @@ class TokenIssuer:
     external_issuer: str = ""
     external_audience: str = ""
 
-    def issue(self, user_id: str) -> tuple[str, int]:
+    def issue(self, user_id: str, version: int) -> tuple[str, int]:
         now = datetime.now(UTC)
         claims = {
             "sub": user_id,
+            "ver": version,
             "iss": self.issuer,
             "aud": self.audience,
             "iat": now,
@@ -67,7 +78,7 @@ class TokenIssuer:
             self.lifetime.total_seconds()
         )
 
-    def verify_local(self, token: str) -> str:
+    def verify_local(self, token: str) -> AccessClaims:
         try:
             claims = jwt.decode(
                 token,
@@ -75,11 +86,18 @@ class TokenIssuer:
                 algorithms=["HS256"],
                 audience=self.audience,
                 issuer=self.issuer,
-                options={"require": ["sub", "exp", "iss", "aud"]},
+                options={"require": ["sub", "ver", "exp", "iss", "aud"]},
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
-        return str(claims["sub"])
+        version = claims["ver"]
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise InvalidToken("the token's version is not a number")
+        return AccessClaims(
+            user_id=str(claims["sub"]),
+            version=version,
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )
 
     async def verify_external(self, token: str) -> dict[str, Any]:
         if not self.jwks_url:
@@ -94,8 +112,8 @@ class TokenIssuer:
                     key.key,
                     algorithms=["RS256", "ES256", "PS256"],
                     audience=self.external_audience or None,
-                    issuer=self.external_issuer or None,
-                    options={"require": ["sub", "exp"]},
+                    issuer=self.external_issuer,
+                    options={"require": ["sub", "exp", "iss"]},
                 )
             )
         except jwt.PyJWTError as exc:
@@ -133,7 +151,7 @@ async def register(session: AsyncSession, data: UserRegister) -> User:
     try:
         await session.commit()
     except IntegrityError:
-        # A concurrent sign-up with the same email committed first.
+        # Another sign-up with this email committed between the check and this insert.
         await session.rollback()
         raise EmailTaken(email) from None
     return user
@@ -168,19 +186,63 @@ async def _upgrade_hash(session: AsyncSession, user: User, password: str) -> Use
     return user
 
 
-def external_subject(claims: dict[str, Any]) -> str:
-    """An external user's key: its issuer and subject (a local key is a user id)."""
-    return f"{claims.get('iss', '')}|{claims['sub']}"
+class ExternalEmailTaken(Exception):
+    """An external identity seen for the first time carries the email of an account that
+    already exists. Accounts are never linked by email: the issuer's word that somebody
+    owns an address is not proof enough to hand them someone else's tasks."""
+
+
+def external_key(claims: dict[str, Any]) -> str:
+    """The user cache's key of an external identity (a local key is a user id)."""
+    return f"{claims['iss']}|{claims['sub']}"
 
 
 async def user_for_external_claims(session: AsyncSession, claims: dict[str, Any]) -> User:
-    """Users of an external issuer get an account on first sight, keyed by issuer subject."""
-    subject = external_subject(claims)
-    user = await session.scalar(select(User).where(col(User.external_subject) == subject))
+    """Users of an external issuer get an account on first sight, keyed by (issuer, subject)."""
+    issuer, subject = str(claims["iss"]), str(claims["sub"])
+    if len(issuer) > _KEY_CHARS or len(subject) > _KEY_CHARS:
+        raise InvalidToken(f"issuer and subject must be at most {_KEY_CHARS} characters")
+    user = await _external_user(session, issuer, subject)
     if user is not None:
         return user
-    email = str(claims.get("email") or f"{claims['sub']}@external.invalid").lower()
-    user = User(email=email, external_subject=subject, display_name=str(claims.get("name", "")))
-    session.add(user)
-    await session.commit()
+    email = _external_email(claims, issuer, subject)
+    if await session.scalar(select(User.id).where(col(User.email) == email)) is not None:
+        # The same identity's first request may have just committed its account (the
+        # account and its identity commit together).
+        existing = await _external_user(session, issuer, subject)
+        if existing is None:
+            raise ExternalEmailTaken(email)
+        return existing
+    name = claims.get("name")
+    user = User(email=email, display_name=name[:100] if isinstance(name, str) else "")
+    try:
+        session.add(user)
+        await session.flush()
+        session.add(ExternalIdentity(issuer=issuer, subject=subject, user_id=user.id))
+        await session.commit()
+    except IntegrityError:
+        # The same identity's first requests raced (one committed), or its email was
+        # taken meanwhile.
+        await session.rollback()
+        existing = await _external_user(session, issuer, subject)
+        if existing is None:
+            raise ExternalEmailTaken(email) from None
+        return existing
     return user
+
+
+_KEY_CHARS = 255
+
+
+async def _external_user(session: AsyncSession, issuer: str, subject: str) -> User | None:
+    identity = await session.get(ExternalIdentity, (issuer, subject))
+    return None if identity is None else await session.get(User, identity.user_id)
+
+
+def _external_email(claims: dict[str, Any], issuer: str, subject: str) -> str:
+    email = claims.get("email")
+    if isinstance(email, str) and 3 <= len(email) <= 320 and "@" in email:
+        return email.lower()
+    # No usable email: a unique placeholder that can never receive mail.
+    digest = hashlib.sha256(f"{issuer}|{subject}".encode()).hexdigest()[:32]
+    return f"{digest}@external.invalid"

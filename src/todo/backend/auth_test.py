@@ -88,16 +88,24 @@ async def test_a_failed_hash_upgrade_still_signs_in_and_keeps_the_old_hash(
 ) -> None:
     old_hash = await signup_with_legacy_hash(client, app, "pia@example.com")
 
-    async def locked(self: AsyncSession) -> None:
-        raise OperationalError("COMMIT", {}, Exception("database is locked"))
+    real_commit = AsyncSession.commit
+    failed: list[bool] = []
+
+    async def locked_once(self: AsyncSession) -> None:
+        # The upgrade's commit fails; the session's refresh token is stored afterwards.
+        if not failed:
+            failed.append(True)
+            raise OperationalError("COMMIT", {}, Exception("database is locked"))
+        await real_commit(self)
 
     with monkeypatch.context() as patch:
-        patch.setattr(AsyncSession, "commit", locked)
+        patch.setattr(AsyncSession, "commit", locked_once)
         login = await client.post(
             "/api/v1/auth/login", json={"email": "pia@example.com", "password": "correct horse"}
         )
 
     assert login.status_code == 200, login.text
+    assert failed
     assert login.json()["user"]["email"] == "pia@example.com"
     async with app.state.runtime.sessions() as session:
         user = await session.scalar(select(User).where(User.email == "pia@example.com"))
@@ -152,7 +160,7 @@ async def test_missing_forged_and_expired_tokens_are_401(
     expired_issuer = dataclasses.replace(tokens, lifetime=timedelta(seconds=-1))
     me = await signup(client)
     user_id = (await client.get("/api/v1/users/me", headers=me)).json()["id"]
-    expired, _ = expired_issuer.issue(user_id)
+    expired, _ = expired_issuer.issue(user_id, 0)
     r = await client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {expired}"})
     assert r.status_code == 401
     assert "expired" in r.json()["detail"]
@@ -162,7 +170,7 @@ async def test_a_token_of_an_unknown_user_is_401_and_not_remembered(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
     runtime = app.state.runtime
-    ghost, _ = runtime.tokens.issue("no-such-user")
+    ghost, _ = runtime.tokens.issue("no-such-user", 0)
     for _ in range(2):
         r = await client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {ghost}"})
         assert r.status_code == 401

@@ -55,6 +55,8 @@ def make_settings(database_url: str, data_dir: Path) -> BackendSettings:
         data_dir=data_dir,
         jwt_secret="test-secret-" + "x" * 40,
         outbox_poll_seconds=0.05,
+        # Tests sign many users up from one client: abuse_test.py tests the limit itself.
+        sign_up_rate="1000/minute",
     )
 
 

@@ -277,3 +277,31 @@ async def test_a_reminder_scheduled_before_a_restart_fires_after_it_exactly_once
             await asyncio.sleep(1.0)
             assert len(await notifications(client, alice)) == 1
             assert await eventually(lambda: _none(jobs(second)))
+
+
+async def test_a_notification_tells_whether_its_task_can_still_be_snoozed(
+    client: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    reminders = [{"kind": "absolute", "at": soon(0.5)}]
+    kept = (
+        await client.post(
+            f"{API}/tasks", headers=alice, json={"title": "Keep", "reminders": reminders}
+        )
+    ).json()
+    gone = (
+        await client.post(
+            f"{API}/tasks", headers=alice, json={"title": "Gone", "reminders": reminders}
+        )
+    ).json()
+    await eventually(lambda: _at_least(notifications(client, alice), 2))
+    status_of = {n["task_id"]: n["task_status"] for n in await notifications(client, alice)}
+    assert status_of == {kept["id"]: "open", gone["id"]: "open"}
+
+    assert (await client.delete(f"{API}/tasks/{gone['id']}", headers=alice)).status_code == 204
+    await client.post(f"{API}/tasks/{kept['id']}/complete", headers=alice)
+    status_of = {n["task_id"]: n["task_status"] for n in await notifications(client, alice)}
+    assert status_of == {kept["id"]: "completed", gone["id"]: None}
+    note = next(n for n in await notifications(client, alice) if n["task_id"] == gone["id"])
+    read = (await client.post(f"{API}/notifications/{note['id']}/read", headers=alice)).json()
+    assert read["task_status"] is None
+    assert read["read_at"] is not None

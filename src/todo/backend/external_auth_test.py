@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -120,3 +121,63 @@ async def test_a_token_signed_by_another_key_is_401(client: httpx.AsyncClient) -
     )
     assert r.status_code == 401
     assert "signature" in r.json()["detail"].lower()
+
+
+async def test_identities_are_keyed_by_issuer_and_subject(
+    client: httpx.AsyncClient, signing_key: rsa.RSAPrivateKey
+) -> None:
+    first = await client.get(
+        "/api/v1/users/me", headers={"Authorization": f"Bearer {token(signing_key)}"}
+    )
+    other_subject = await client.get(
+        "/api/v1/users/me",
+        headers={
+            "Authorization": f"Bearer {token(signing_key, sub='ext-43', email='h@example.com')}"
+        },
+    )
+    assert first.status_code == other_subject.status_code == 200
+    assert first.json()["id"] != other_subject.json()["id"]
+
+
+async def test_an_external_email_of_a_local_account_is_409_not_a_link(
+    client: httpx.AsyncClient, signing_key: rsa.RSAPrivateKey
+) -> None:
+    local = await client.post(
+        "/api/v1/auth/register", json={"email": "ada@example.com", "password": "correct horse"}
+    )
+    assert local.status_code == 201
+    ada = token(signing_key, sub="ext-ada", email="Ada@example.com")
+    for _ in range(2):
+        r = await client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {ada}"})
+        assert r.status_code == 409
+        assert r.json()["code"] == "email_taken"
+        assert "not linked by email" in r.json()["detail"]
+
+
+async def test_concurrent_first_requests_of_one_identity_make_one_account(
+    client: httpx.AsyncClient, signing_key: rsa.RSAPrivateKey
+) -> None:
+    headers = {
+        "Authorization": f"Bearer {token(signing_key, sub='ext-race', email='race@example.com')}"
+    }
+    answers = await asyncio.gather(
+        *(client.get("/api/v1/users/me", headers=headers) for _ in range(5))
+    )
+    assert {a.status_code for a in answers} == {200}, [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+
+
+async def test_a_token_without_email_gets_a_placeholder_and_long_claims_are_refused(
+    client: httpx.AsyncClient, signing_key: rsa.RSAPrivateKey
+) -> None:
+    r = await client.get(
+        "/api/v1/users/me",
+        headers={"Authorization": f"Bearer {token(signing_key, sub='ext-anon', email=None)}"},
+    )
+    assert r.status_code == 200
+    assert r.json()["email"].endswith("@external.invalid")
+    long_subject = await client.get(
+        "/api/v1/users/me",
+        headers={"Authorization": f"Bearer {token(signing_key, sub='s' * 300)}"},
+    )
+    assert long_subject.status_code == 401

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Literal
 
 import uvicorn
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from todo.backend.app import create_app
+from todo.backend.server import server_config
 from todo.backend.settings import BackendSettings, get_settings
 
 # What only the sidecar may call: the internal API, event deliveries, job callbacks.
@@ -42,40 +42,22 @@ def public_path(path: str) -> bool:
     return not (path.startswith(SIDECAR_ONLY) or path == METRICS)
 
 
-def _config(
-    app: ASGIApp,
-    settings: BackendSettings,
-    host: str,
-    port: int,
-    lifespan: Literal["on", "off"],
-) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        lifespan=lifespan,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        access_log=False,
-    )
+def _server(
+    app: ASGIApp, settings: BackendSettings, host: str, port: int, lifespan: str
+) -> uvicorn.Server:
+    return uvicorn.Server(server_config(app, settings, host=host, port=port, lifespan=lifespan))
 
 
 async def serve_split(app: ASGIApp, settings: BackendSettings) -> None:
     """The public listener first (it runs the app's start-up and shut-down), then the
     others; a signal stops the others first (uvicorn passes it on), the public one last."""
-    public = uvicorn.Server(
-        _config(only_paths(app, public_path), settings, settings.host, settings.port, "on")
-    )
+    public = _server(only_paths(app, public_path), settings, settings.host, settings.port, "on")
     others: list[uvicorn.Server] = []
     if settings.internal_port is not None:
-        others.append(
-            uvicorn.Server(_config(app, settings, "127.0.0.1", settings.internal_port, "off"))
-        )
+        others.append(_server(app, settings, "127.0.0.1", settings.internal_port, "off"))
     if settings.metrics_port is not None:
         metrics = only_paths(app, lambda path: path == METRICS)
-        others.append(
-            uvicorn.Server(_config(metrics, settings, settings.host, settings.metrics_port, "off"))
-        )
+        others.append(_server(metrics, settings, settings.host, settings.metrics_port, "off"))
     main = asyncio.create_task(public.serve())
     while not public.started and not main.done():
         await asyncio.sleep(0.05)
@@ -96,14 +78,7 @@ def run() -> None:
         shape = f"backend service ({database}, {settings.bus.value} bus)"
     print(f"Todo Cloud {shape}: open http://{settings.host}:{settings.port}/", flush=True)
     if settings.internal_port is None and settings.metrics_port is None:
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            proxy_headers=True,
-            access_log=False,
-        )
+        uvicorn.Server(server_config(app, settings)).run()
         return
     asyncio.run(serve_split(app, settings))
 

@@ -3,8 +3,9 @@
 - Tasks: `TaskBase` (the fields a user edits, with their bounds), `TaskCreate` and
   `TaskUpdate` (input), `Task` (the table, with typed columns: enums, and reminders and
   the recurrence rule as JSON models), `TaskPublic` and `TasksPublic` (output).
-- Users: `User` (the table), `UserRegister` and `UserLogin` (input), `UserPublic` and
-  `Token` (output).
+- Users: `User`, `ExternalIdentity` and `RefreshToken` (tables), `UserRegister`,
+  `UserLogin`, `RefreshRequest`, `PasswordChange` and `AccountDeletion` (input),
+  `UserPublic` and `Token` (output).
 - Notifications: `Notification` (the table), `NotificationPublic(s)` (output).
 - `OutboxEvent`: the events staged with each change (`todo.backend.outbox`).
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from functools import cache
 from typing import Annotated, Any, Self
 from zoneinfo import available_timezones
@@ -25,14 +27,20 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     EmailStr,
+    ValidationInfo,
+    computed_field,
+    field_validator,
     model_validator,
 )
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from todo.backend.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
+from todo.backend.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
+from todo.backend.passwords import password_problem
 from todo.domain.bounds import RANGE_TEXT, Instant, SafeText, within_range
 from todo.domain.events import ReminderKind, ReminderSpec
-from todo.domain.recurrence import RecurrenceRule
+from todo.domain.recurrence import RecurrenceBasis, RecurrenceRule, format_rrule, parse_rrule
 from todo.domain.tasks import MAX_REMINDERS, Priority, TaskStatus, normalise_tags
 from todo.shared.db import JSONModel, StrEnumType, UTCDateTime
 
@@ -51,6 +59,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class RefreshVia(StrEnum):
+    """Where a sign-in hands over its refresh token: an httpOnly cookie (browsers) or
+    the JSON body (other clients, which then send it back in the refresh body)."""
+
+    COOKIE = "cookie"
+    BODY = "body"
+
+
 # --- users ---------------------------------------------------------------------------
 
 
@@ -61,26 +77,109 @@ class User(SQLModel, table=True):
     email: str = Field(unique=True, index=True, max_length=320)
     display_name: str = Field(default="", max_length=100)
     password_hash: str | None = Field(default=None, max_length=200)
-    # Subject at an external issuer, for users that sign in through one.
-    external_subject: str | None = Field(default=None, unique=True, max_length=255)
+    # Every access token names the version it was issued at: raising it (sign-out,
+    # password change) makes all older access tokens fail at once.
+    token_version: int = Field(default=0)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+
+
+class ExternalIdentity(SQLModel, table=True):
+    """A user of an external OpenID issuer: one account per (issuer, subject)."""
+
+    __tablename__ = "external_identities"
+
+    issuer: str = Field(primary_key=True, max_length=255)
+    subject: str = Field(primary_key=True, max_length=255)
+    user_id: str = Field(foreign_key="users.id", max_length=36, ondelete="CASCADE", index=True)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class RefreshToken(SQLModel, table=True):
+    """One refresh token, stored as its SHA-256 only. A sign-in starts a family; each
+    refresh replaces the token by a new one of the same family, and a replaced token
+    presented again revokes its whole family (it was copied)."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="users.id", max_length=36, ondelete="CASCADE", index=True)
+    family_id: str = Field(max_length=36, index=True)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    rotated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+def _checked_password(password: str, email: str = "") -> str:
+    problem = password_problem(password, email=email)
+    if problem is not None:
+        raise ValueError(problem)
+    return password
 
 
 class UserRegister(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
-    password: str = Field(min_length=8, max_length=128)
+    password: str = Field(
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
+        description="Not one of the common passwords of leaked lists, nor the email address",
+    )
     display_name: str = Field(default="", max_length=100)
+    refresh_via: RefreshVia = RefreshVia.COOKIE
+
+    @field_validator("password")
+    @classmethod
+    def _password_policy(cls, value: str, info: ValidationInfo) -> str:
+        # Fields validate in order: the email is known here when it was valid.
+        return _checked_password(value, str(info.data.get("email", "")))
 
 
 class UserLogin(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
-    password: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    refresh_via: RefreshVia = RefreshVia.COOKIE
+
+
+class RefreshRequest(BaseModel):
+    """Without a body (or without `refresh_token`), the refresh cookie is used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+    refresh_via: RefreshVia = RefreshVia.COOKIE
+
+    @field_validator("new_password")
+    @classmethod
+    def _password_policy(cls, value: str) -> str:
+        return _checked_password(value)
+
+
+class AccountDeletion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_PASSWORD_LENGTH,
+        description="Required for an account with a password",
+    )
 
 
 class UserPublic(BaseModel):
@@ -93,7 +192,10 @@ class UserPublic(BaseModel):
 class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"
-    expires_in: int
+    expires_in: int = Field(description="Seconds until the access token expires")
+    # Only with `refresh_via: body`; browsers get it as an httpOnly cookie instead.
+    refresh_token: str | None = None
+    refresh_expires_in: int = Field(description="Seconds until the refresh token expires")
     user: UserPublic
 
 
@@ -173,7 +275,56 @@ class TaskBase(SQLModel):
     time_zone: TimeZone = "UTC"
 
 
-class TaskCreate(TaskBase):
+def _supported_rrule(text: str) -> str:
+    parse_rrule(text)
+    return text
+
+
+RRuleText = Annotated[
+    str,
+    Field(
+        max_length=1000,
+        description="The recurrence as RFC 5545 RRULE text, instead of `recurrence`; its "
+        "basis goes in `recurrence_basis`.",
+        schema_extra={"examples": ["FREQ=MONTHLY;BYDAY=-2MO"]},
+    ),
+    AfterValidator(_supported_rrule),
+]
+_RRULE_INPUT = ("rrule", "recurrence_basis")
+
+
+class RecurrenceText(SQLModel):
+    """`rrule` (with `recurrence_basis`) spells `recurrence` as RFC 5545 text."""
+
+    rrule: RRuleText | None = None
+    recurrence_basis: RecurrenceBasis | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_is_recurrence(cls, data: Any) -> Any:
+        """Past this point only `recurrence` is set. Text that does not parse stays, for
+        its field to be refused with the reason."""
+        if not isinstance(data, dict) or not data.keys() & set(_RRULE_INPUT):
+            return data
+        if "rrule" not in data:
+            raise ValueError(
+                "recurrence_basis goes with rrule; a structured recurrence carries its own basis"
+            )
+        if "recurrence" in data:
+            raise ValueError("give either recurrence (structured) or rrule (text), not both")
+        text, basis = data["rrule"], data.get("recurrence_basis") or RecurrenceBasis.DUE.value
+        if text is not None and not isinstance(text, str):
+            return data
+        try:
+            rule = None if text is None else parse_rrule(text, RecurrenceBasis(basis))
+        except ValueError:
+            return data
+        converted = {key: value for key, value in data.items() if key not in _RRULE_INPUT}
+        converted["recurrence"] = rule
+        return converted
+
+
+class TaskCreate(TaskBase, RecurrenceText):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     tags: Tags = Field(default_factory=list)
@@ -181,7 +332,7 @@ class TaskCreate(TaskBase):
     recurrence: Recurrence = None
 
 
-class TaskUpdate(SQLModel):
+class TaskUpdate(RecurrenceText):
     """PATCH body: only the fields present change; null clears a nullable field."""
 
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
@@ -302,6 +453,14 @@ class TaskPublic(TaskBase):
     version: int
     overdue: bool
 
+    @computed_field(  # type: ignore[prop-decorator]
+        description="`recurrence` as RFC 5545 RRULE text (its basis is `recurrence.basis`)",
+        examples=["FREQ=MONTHLY;BYDAY=-2MO"],
+    )
+    @property
+    def rrule(self) -> str | None:
+        return format_rrule(self.recurrence) if self.recurrence is not None else None
+
 
 class TasksPublic(BaseModel):
     data: list[TaskPublic]
@@ -340,6 +499,8 @@ class NotificationPublic(BaseModel):
     fire_at: datetime
     created_at: datetime
     read_at: datetime | None
+    # The task's status now; null once it was deleted (clients offer Snooze for open ones).
+    task_status: TaskStatus | None
 
 
 class NotificationsPublic(BaseModel):

@@ -1,6 +1,7 @@
 """Notifications: recorded when a reminder fires (once per task and fire time, with the
 `reminder due` and refresh events in the same transaction); listed and marked read by
-their owner."""
+their owner. Marking read tells the owner's other browser tabs to reload (a refresh event
+in the same transaction), so their counts agree."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from todo.backend.models import (
     Notification,
     NotificationPublic,
     NotificationsPublic,
+    Task,
     new_id,
     utcnow,
 )
@@ -22,6 +24,7 @@ from todo.backend.outbox import add_event
 from todo.backend.tasks.queries import find
 from todo.domain.errors import NotFound
 from todo.domain.events import RefreshData, ReminderDueData, refresh_event, reminder_due_event
+from todo.domain.tasks import TaskStatus
 
 NOTIFICATIONS = Notification.__table__  # type: ignore[attr-defined]
 
@@ -91,25 +94,51 @@ async def record_reminder(
     return notification_id, True
 
 
-def _public(n: Notification) -> NotificationPublic:
-    return NotificationPublic.model_validate(n, from_attributes=True)
+def _public(n: Notification, task_status: TaskStatus | None) -> NotificationPublic:
+    return NotificationPublic(
+        id=n.id,
+        task_id=n.task_id,
+        kind=n.kind,
+        title=n.title,
+        fire_at=n.fire_at,
+        created_at=n.created_at,
+        read_at=n.read_at,
+        task_status=task_status,
+    )
+
+
+def _refresh_other_tabs(session: AsyncSession, owner_id: str, task_id: str | None) -> None:
+    add_event(
+        session,
+        refresh_event(
+            RefreshData(owner_id=owner_id, kind="notification", task_id=task_id, reason="read")
+        ),
+    )
 
 
 async def list_notifications(
     session: AsyncSession, owner_id: str, *, unread_only: bool, limit: int
 ) -> NotificationsPublic:
-    stmt = select(Notification).where(col(Notification.owner_id) == owner_id)
+    # The task's status beside each notification (null once it was deleted): clients
+    # offer Snooze only for an open task.
+    stmt = (
+        select(Notification, col(Task.status))
+        .outerjoin(Task, col(Task.id) == col(Notification.task_id))
+        .where(col(Notification.owner_id) == owner_id)
+    )
     if unread_only:
         stmt = stmt.where(col(Notification.read_at).is_(None))
     rows = (
-        await session.scalars(stmt.order_by(col(Notification.created_at).desc()).limit(limit))
+        await session.execute(stmt.order_by(col(Notification.created_at).desc()).limit(limit))
     ).all()
     unread = await session.scalar(
         select(func.count())
         .select_from(Notification)
         .where(col(Notification.owner_id) == owner_id, col(Notification.read_at).is_(None))
     )
-    return NotificationsPublic(data=[_public(n) for n in rows], unread=int(unread or 0))
+    return NotificationsPublic(
+        data=[_public(n, status) for n, status in rows], unread=int(unread or 0)
+    )
 
 
 async def mark_read(
@@ -120,8 +149,10 @@ async def mark_read(
         raise NotFound("notification", notification_id)
     if n.read_at is None:
         n.read_at = utcnow()
+        _refresh_other_tabs(session, owner_id, n.task_id)
         await session.commit()
-    return _public(n)
+    task_status = await session.scalar(select(col(Task.status)).where(col(Task.id) == n.task_id))
+    return _public(n, task_status)
 
 
 async def mark_all_read(session: AsyncSession, owner_id: str) -> int:
@@ -130,5 +161,8 @@ async def mark_all_read(session: AsyncSession, owner_id: str) -> int:
         .where(col(Notification.owner_id) == owner_id, col(Notification.read_at).is_(None))
         .values(read_at=utcnow())
     )
+    marked = int(getattr(result, "rowcount", 0) or 0)
+    if marked:
+        _refresh_other_tabs(session, owner_id, None)
     await session.commit()
-    return int(getattr(result, "rowcount", 0) or 0)
+    return marked

@@ -12,6 +12,7 @@ from todo.backend.auth import TokenIssuer
 from todo.backend.gateway_local import LocalTaskGateway
 from todo.backend.live import LiveUpdates
 from todo.backend.outbox import OutboxRelay
+from todo.backend.rate_limits import AbusePolicy, MemoryThrottle, Throttle
 from todo.backend.settings import BackendSettings
 from todo.backend.user_cache import UserCache
 from todo.domain.ports import EventBus
@@ -28,6 +29,8 @@ class Runtime:
     relay: OutboxRelay
     live: LiveUpdates
     tokens: TokenIssuer
+    abuse: AbusePolicy
+    throttle: Throttle = field(default_factory=MemoryThrottle)
     users: UserCache = field(default_factory=UserCache)
     scheduler: DatabaseScheduler | None = None
     task_gateway: LocalTaskGateway | None = None

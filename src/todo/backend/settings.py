@@ -8,14 +8,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, model_validator
+from limits import parse_many
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class Environment(StrEnum):
-    LOCAL = "local"
-    STAGING = "staging"
-    PRODUCTION = "production"
+from todo.shared.settings_common import Environment, refuse_weak_secret
 
 
 class BusKind(StrEnum):
@@ -24,11 +21,15 @@ class BusKind(StrEnum):
     DAPR = "dapr"
 
 
-PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "changethis"})
+class CookieSecure(StrEnum):
+    AUTO = "auto"
+    ALWAYS = "always"
+    NEVER = "never"
 
 
 class BackendSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TODO_", extra="ignore")
+    # A refused value is never printed: it may be a secret.
+    model_config = SettingsConfigDict(env_prefix="TODO_", extra="ignore", hide_input_in_errors=True)
 
     environment: Environment = Environment.LOCAL
     # What GET /api/v1/version reports: the images stamp the commit they were built from.
@@ -46,11 +47,29 @@ class BackendSettings(BaseSettings):
     jwt_secret: str = ""
     jwt_issuer: str = "todo-cloud"
     jwt_audience: str = "todo-cloud"
-    access_token_minutes: int = Field(default=60 * 24, ge=1)
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    # The refresh cookie's Secure flag: `auto` sets it except in local mode over plain
+    # http (Safari refuses Secure cookies from http://localhost).
+    cookie_secure: CookieSecure = CookieSecure.AUTO
     # Optional external issuer: tokens signed by its keys are accepted too.
     jwks_url: str = ""
     external_issuer: str = ""
     external_audience: str = ""
+    # Abuse controls (docs/architecture.md, Security). Rates: `limits` notation,
+    # several windows separated by ";".
+    max_request_bytes: int = Field(default=256 * 1024, ge=1024)
+    sign_up_rate: str = "5/minute;30/hour"
+    sign_in_rate: str = "20/minute;200/hour"
+    sign_in_failure_rate: str = "5/minute;20/hour;100/day"
+    live_streams_per_user: int = Field(default=5, ge=1)
+    live_streams_total: int = Field(default=2000, ge=1)
+    # Streams re-read their user's token version this often (sign-out on another replica).
+    live_recheck_seconds: float = Field(default=60.0, gt=0)
+    # Slow or idle clients: a request (headers and body) must arrive within this long of
+    # the connection opening or the previous response; an idle keep-alive closes sooner.
+    request_read_timeout_seconds: float = Field(default=20.0, gt=0)
+    keep_alive_seconds: float = Field(default=5.0, gt=0)
     bus: BusKind = BusKind.MEMORY
     kafka_bootstrap: str = "127.0.0.1:9092"
     # Dapr shape: the sidecar (daprd reads the same DAPR_* variables).
@@ -67,15 +86,38 @@ class BackendSettings(BaseSettings):
     log_level: str = "INFO"
     json_logs: bool = False
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # Readiness: not ready once publishing events has failed for this long (Dapr shape).
+    publish_grace_seconds: float = Field(default=10.0, ge=0)
+    # A database outage answers 503 with this Retry-After.
+    retry_after_seconds: int = Field(default=5, ge=1)
+
+    @field_validator("sign_up_rate", "sign_in_rate", "sign_in_failure_rate")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(
+                "a rate is COUNT/PERIOD, several separated by ';' (e.g. '5/minute;20/hour')"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _external_issuer_with_jwks(self) -> Self:
+        if self.jwks_url and not self.external_issuer:
+            raise ValueError(
+                "TODO_JWKS_URL is set but TODO_EXTERNAL_ISSUER is not: set it to the issuer "
+                "(the tokens' `iss`) whose keys TODO_JWKS_URL serves"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholders_outside_local(self) -> Self:
         if self.environment is not Environment.LOCAL:
-            if self.jwt_secret.lower() in PLACEHOLDER_SECRETS or len(self.jwt_secret) < 32:
-                raise ValueError(
-                    "TODO_JWT_SECRET must be set to a random value of at least 32 characters "
-                    f"when TODO_ENVIRONMENT={self.environment.value}"
-                )
+            where = f"when TODO_ENVIRONMENT={self.environment.value}"
+            refuse_weak_secret("TODO_JWT_SECRET", self.jwt_secret, where, required=True)
+            refuse_weak_secret("TODO_APP_API_TOKEN", self.app_api_token, where)
+            refuse_weak_secret("DAPR_API_TOKEN", self.dapr_api_token, where)
             if self.bus is BusKind.MEMORY and not self.embedded_worker:
                 raise ValueError("TODO_BUS=memory reaches no worker: use kafka or dapr")
             if not self.database_url:

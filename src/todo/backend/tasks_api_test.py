@@ -122,6 +122,31 @@ async def test_rules_that_need_a_due_date(
     assert "due_at" in error_for(r, field)
 
 
+async def test_a_repeat_that_ends_before_its_first_due_date_is_refused(
+    client: httpx.AsyncClient, alice: dict[str, str]
+) -> None:
+    rule = {"frequency": "monthly", "until": "2030-01-31T23:59:59+01:00"}
+    r = await client.post(
+        API,
+        json={"title": "t", "due_at": "2030-02-01T09:00:00+01:00", "recurrence": rule},
+        headers=alice,
+    )
+    assert r.status_code == 422
+    assert "before the first due date" in error_for(r, "recurrence")
+    ok = await client.post(
+        API,
+        json={"title": "t", "due_at": "2030-01-31T09:00:00+01:00", "recurrence": rule},
+        headers=alice,
+    )
+    assert ok.status_code == 201
+    # Moving the due date past the end is refused the same way.
+    moved = await client.patch(
+        f"{API}/{ok.json()['id']}", json={"due_at": "2030-03-01T09:00:00+01:00"}, headers=alice
+    )
+    assert moved.status_code == 422
+    assert "before the first due date" in error_for(moved, "recurrence")
+
+
 async def test_patch_changes_only_given_fields_and_bumps_version(
     client: httpx.AsyncClient, alice: dict[str, str]
 ) -> None:

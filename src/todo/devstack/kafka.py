@@ -23,7 +23,6 @@ import base64
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import sys
 import time
@@ -315,13 +314,6 @@ class KafkaBroker(OneChildServer):
     async def restart(self) -> None:
         await self.stop()
         await self.start()
-
-    def pause(self) -> None:
-        """SIGSTOP the JVM: the broker stops answering but keeps its sockets and data."""
-        self._process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self._process.send_signal(signal.SIGCONT)
 
     # ---------------------------------------------------------------- internals
 

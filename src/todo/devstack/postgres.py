@@ -62,6 +62,10 @@ class PostgresServer:
     data_dir: Path
     port: int
     user: str = DEFAULT_USER
+    # Fast by default (tests): a commit returns before its WAL is written, so a crash of
+    # the server (not of the machine) loses the last fraction of a second. Crash-safe: a
+    # commit's WAL is written first (fsync stays off: the machine itself does not crash).
+    crash_safe: bool = False
 
     @property
     def url(self) -> str:
@@ -106,9 +110,10 @@ class PostgresServer:
     async def start(self, timeout: float = 60) -> None:
         bin_dir = find_bin_dir()
         await asyncio.to_thread(self._initdb, bin_dir)
+        synchronous_commit = "on" if self.crash_safe else "off"
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data_dir} "
-            "-c fsync=off -c synchronous_commit=off -c max_connections=200"
+            f"-c fsync=off -c synchronous_commit={synchronous_commit} -c max_connections=200"
         )
         result = await asyncio.to_thread(
             subprocess.run,
@@ -157,13 +162,13 @@ class PostgresServer:
             await conn.close()
         return f"postgresql+asyncpg://{self.user}@127.0.0.1:{self.port}/{name}"
 
-    async def stop(self) -> None:
+    async def stop(self, mode: str = "fast") -> None:
+        """`pg_ctl stop`: `fast` ends sessions cleanly; `immediate` is a crash (recovery
+        runs at the next start), for fault tests."""
         bin_dir = find_bin_dir()
         await asyncio.to_thread(
             subprocess.run,
-            self._cmd(
-                str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"
-            ),
+            self._cmd(str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"),
             capture_output=True,
         )
 

@@ -279,6 +279,17 @@ class OneChildServer(StartStop):
         """The exit code once it ended, else None."""
         return self._process.returncode
 
+    def kill(self) -> None:
+        """SIGKILL at once: a crash, for fault tests (`start()` brings it back)."""
+        self._process.kill()
+
+    def pause(self) -> None:
+        """SIGSTOP: it keeps its sockets and answers nothing until `resume()`."""
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._process.send_signal(signal.SIGCONT)
+
 
 @dataclass
 class PythonService:

@@ -129,11 +129,16 @@ async def embedded(
     database_url: str | None = None,
     logs: Path | None = None,
     log_level: str = "WARNING",
+    backend_overrides: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Running]:
     """The embedded shape on SQLite in `work_dir`, or on the database `database_url`;
-    logs in `logs` (default `work_dir/logs`)."""
+    logs in `logs` (default `work_dir/logs`); `backend_overrides` are more backend settings."""
     logs = logs or work_dir / "logs"
-    fields: dict[str, Any] = {"log_level": log_level, "migrate_on_start": True}
+    fields: dict[str, Any] = {
+        "log_level": log_level,
+        "migrate_on_start": True,
+        **(backend_overrides or {}),
+    }
     if database_url:
         fields["database_url"] = database_url
     settings = backend_settings(free_port(), work_dir / "data", **fields)
@@ -153,9 +158,11 @@ async def kafka(
     postgres_admin_url: str,
     logs: Path | None = None,
     log_level: str = "WARNING",
+    backend_overrides: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Running]:
     """Backend and worker services over a Kafka broker of their own and a fresh
-    PostgreSQL database (dropped afterwards); logs in `logs` (default `work_dir/logs`)."""
+    PostgreSQL database (dropped afterwards); logs in `logs` (default `work_dir/logs`);
+    `backend_overrides` are more backend settings."""
     logs = logs or work_dir / "logs"
     broker = KafkaBroker.on_free_ports(work_dir / "kafka")
     services: list[PythonService] = []
@@ -175,6 +182,7 @@ async def kafka(
                 embedded_worker=False,
                 app_api_token=app_token,
                 log_level=log_level,
+                **(backend_overrides or {}),
             ),
             logs / "backend.log",
         )

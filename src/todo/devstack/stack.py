@@ -16,10 +16,15 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import secrets
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from todo.backend.settings import BusKind
 from todo.devstack import shapes
@@ -54,10 +59,30 @@ def repo_root() -> Path:
     raise FileNotFoundError("charts/todo-dapr not found: run from the repository")
 
 
+def split_resources(rendered: str) -> dict[str, str]:
+    """`helm template` output as one file per resource, named `<kind>-<name>.yaml`: the
+    layout a cluster applies (one object each). daprd reads only the first document of a
+    multi-document file for some kinds (a Resiliency after a Component is never loaded)."""
+    files: dict[str, str] = {}
+    for document in re.split(r"^---\s*$", rendered, flags=re.MULTILINE):
+        resource = yaml.safe_load(document)
+        if not resource:
+            continue
+        name = f"{resource['kind'].lower()}-{resource['metadata']['name']}.yaml"
+        if name in files:
+            raise ValueError(f"two resources would be written to {name}")
+        files[name] = document.strip() + "\n"
+    return files
+
+
 async def render_resources(dapr_dir: Path, kafka_bootstrap: str, database_url: str) -> None:
     """charts/todo-dapr with its local values, as files for daprd: `resources/` (components,
-    subscriptions, resiliency) and `config.yaml` (the Configuration)."""
-    (dapr_dir / "resources").mkdir(parents=True, exist_ok=True)
+    subscriptions, resiliency; one file per resource, as the cluster holds them) and
+    `config.yaml` (the Configuration, which daprd takes from `--config`)."""
+    resources = dapr_dir / "resources"
+    if resources.exists():
+        shutil.rmtree(resources)
+    resources.mkdir(parents=True)
     secrets_file = dapr_dir / "secrets.json"
     libpq = database_url.replace("postgresql+asyncpg://", "postgres://")
     secrets_file.write_text(json.dumps({"todo-postgres": {"dapr-state-connection-string": libpq}}))
@@ -71,10 +96,15 @@ async def render_resources(dapr_dir: Path, kafka_bootstrap: str, database_url: s
             "nameResolution.sqlite.path": str(dapr_dir / "names.db"),
         },
     )
-    documents = [d for d in rendered.split("\n---") if "kind: Configuration" not in d]
-    configuration = [d for d in rendered.split("\n---") if "kind: Configuration" in d]
-    (dapr_dir / "resources" / "resources.yaml").write_text("\n---".join(documents))
-    (dapr_dir / "config.yaml").write_text("\n---".join(configuration))
+    configurations = 0
+    for name, text in split_resources(rendered).items():
+        if name.startswith("configuration-"):
+            (dapr_dir / "config.yaml").write_text(text)
+            configurations += 1
+        else:
+            (resources / name).write_text(text)
+    if configurations != 1:
+        raise ValueError(f"charts/todo-dapr rendered {configurations} Configurations, not 1")
 
 
 @dataclass
@@ -85,6 +115,11 @@ class DevStack(StartStop):
     worker_port: int = field(default_factory=free_port)
     app_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     dapr_api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # Where the backend reaches PostgreSQL, if not directly (a fault test's proxy).
+    backend_database_port: int | None = None
+    # More settings of the services (e.g. shorter periods in fault tests), by field name.
+    backend_overrides: dict[str, Any] = field(default_factory=dict)
+    worker_overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -134,29 +169,40 @@ class DevStack(StartStop):
         await ensure_topics(self.kafka.bootstrap)
         await self.scheduler.start()
         await render_resources(self.work_dir / "dapr", self.kafka.bootstrap, database_url)
+        backend_database_url = database_url
+        if self.backend_database_port is not None:
+            backend_database_url = database_url.replace(
+                f":{self.postgres_port}/", f":{self.backend_database_port}/"
+            )
+        backend_fields: dict[str, Any] = {
+            "database_url": backend_database_url,
+            "bus": BusKind.DAPR,
+            "embedded_worker": False,
+            "app_api_token": self.app_api_token,
+            "DAPR_HTTP_PORT": self.backend_sidecar.http_port,
+            "DAPR_API_TOKEN": self.dapr_api_token,
+            "outbox_poll_seconds": 0.2,
+        }
         self.backend = backend_service(
             backend_settings(
                 self.backend_port,
                 self.work_dir / "backend",
-                database_url=database_url,
-                bus=BusKind.DAPR,
-                embedded_worker=False,
-                app_api_token=self.app_api_token,
-                DAPR_HTTP_PORT=self.backend_sidecar.http_port,
-                DAPR_API_TOKEN=self.dapr_api_token,
-                outbox_poll_seconds=0.2,
+                **{**backend_fields, **self.backend_overrides},
             ),
             self.work_dir / "logs" / "backend.log",
         )
+        worker_fields: dict[str, Any] = {
+            "port": self.worker_port,
+            "bus": WorkerBus.DAPR,
+            "app_api_token": self.app_api_token,
+            "DAPR_HTTP_PORT": self.worker_sidecar.http_port,
+            "DAPR_GRPC_PORT": self.worker_sidecar.grpc_port,
+            "DAPR_API_TOKEN": self.dapr_api_token,
+            # Kafka is local and plaintext here: the automatic dead-letter retry tier.
+            "dlq_kafka_bootstrap": self.kafka.bootstrap,
+        }
         self.worker = worker_service(
-            settings_of(
-                WorkerSettings,
-                port=self.worker_port,
-                bus=WorkerBus.DAPR,
-                app_api_token=self.app_api_token,
-                DAPR_HTTP_PORT=self.worker_sidecar.http_port,
-                DAPR_API_TOKEN=self.dapr_api_token,
-            ),
+            settings_of(WorkerSettings, **{**worker_fields, **self.worker_overrides}),
             self.work_dir / "logs" / "worker.log",
         )
         self.backend.start()
@@ -191,6 +237,14 @@ class DevStack(StartStop):
         self.worker.start()
         await self.worker_sidecar.start()
         await self.worker.wait_ready(90)
+
+    async def restart_scheduler(self, *, wipe: bool = False) -> None:
+        """Stop the Dapr scheduler and start it again on the same ports; with `wipe`, on
+        empty storage (every job it held is gone)."""
+        await self.scheduler.stop()
+        if wipe:
+            shutil.rmtree(self.scheduler.data_dir / "etcd", ignore_errors=True)
+        await self.scheduler.start()
 
     def describe(self) -> str:
         backend = self.backend.url if self.backend else "-"

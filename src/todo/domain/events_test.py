@@ -18,6 +18,7 @@ from todo.domain.events import (
     refresh_event,
     task_event,
 )
+from todo.domain.recurrence import describe, format_rrule
 
 # A v1 event exactly as producers emitted it: consumers must keep reading it.
 V1_COMPLETED = {
@@ -69,8 +70,38 @@ def test_v1_events_still_parse() -> None:
     assert event.type == EventType.TASK_COMPLETED
     task = event.task_data().task
     assert task.recurrence is not None
-    assert task.recurrence.describe() == "Every week on Mon, Thu"
+    assert describe(task.recurrence) == "Every week on Mon, Thu"
     assert event.traceparent == V1_COMPLETED["traceparent"]
+
+
+def test_a_v1_rule_in_the_earlier_shape_reads_as_the_current_one() -> None:
+    # Events written before the RFC 5545 fields carry `weekdays`/`month_day`/`nth_weekday`;
+    # a monthly rule of theirs fell back to a short month's last day, and still does.
+    task = dict(V1_COMPLETED["data"]["task"])  # type: ignore[index]
+    task["recurrence"] = {
+        **task["recurrence"],
+        "frequency": "monthly",
+        "weekdays": None,
+        "month_day": 31,
+    }
+    snapshot = TaskSnapshot.model_validate(task)
+
+    assert snapshot.recurrence is not None
+    assert format_rrule(snapshot.recurrence) == (
+        "RSCALE=GREGORIAN;FREQ=MONTHLY;BYMONTHDAY=31;SKIP=BACKWARD"
+    )
+
+
+def test_events_carry_the_current_shape() -> None:
+    snapshot = TaskSnapshot.model_validate(V1_COMPLETED["data"]["task"])  # type: ignore[index]
+    event = task_event(EventType.TASK_COMPLETED, snapshot)
+
+    assert event.data["task"]["recurrence"]["by_day"] == [
+        {"weekday": "MO", "ordinal": None},
+        {"weekday": "TH", "ordinal": None},
+    ]
+    assert "weekdays" not in event.data["task"]["recurrence"]
+    assert parse_event(event.model_dump_json()).task_data().task == snapshot
 
 
 def test_payload_is_validated_against_its_type() -> None:

@@ -3,7 +3,7 @@ ground floor so the domain and the adapters above it name the same collectors.""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_PUBLISHED = Counter(
     "todo_events_published_total", "Events accepted by the bus", ["topic", "adapter"]
@@ -31,4 +31,25 @@ REMINDER_DELIVERY_LATENESS = Histogram(
     "todo_reminder_delivery_lateness_seconds",
     "From a reminder's due time to its event being consumed from `reminders`",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+)
+REMINDER_JOBS_REPAIRED = Counter(
+    "todo_reminder_jobs_repaired_total",
+    "Reminder jobs the reconciler restored (lost) or moved (wrong time) to match the tasks",
+    ["action"],
+)
+RECONCILE_RUNS = Counter(
+    "todo_reminder_reconcile_runs_total", "Reconciliation passes by outcome", ["outcome"]
+)
+DEAD_LETTER_DEPTH = Gauge(
+    "todo_dead_letter_depth",
+    "Events in a dead-letter topic not yet replayed (end offset minus the replayer's position)",
+    ["topic"],
+)
+DEAD_LETTERS_REPLAYED = Counter(
+    "todo_dead_letters_replayed_total", "Dead-lettered events sent back to their topic", ["topic"]
+)
+SCHEDULING_DEFERRED = Counter(
+    "todo_reminder_scheduling_deferred_total",
+    "Scheduler calls that failed and were left to the reconciler",
+    ["action"],
 )

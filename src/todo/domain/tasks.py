@@ -61,11 +61,17 @@ def check_schedule(
     recurrence: RecurrenceRule | None,
     due_at: datetime | None,
 ) -> None:
-    """Reminders relative to the due date, and recurrence, need a due date."""
+    """Reminders relative to the due date, and recurrence, need a due date; a repeat
+    cannot end before it begins."""
     if due_at is None and any(r.kind is ReminderKind.BEFORE_DUE for r in reminders):
         raise InvalidChange("reminders", "a before_due reminder needs the task to have a due_at")
     if recurrence is not None and due_at is None:
         raise InvalidChange("recurrence", "a recurring task needs a due_at to recur from")
+    until = recurrence.until if recurrence is not None else None
+    if until is not None and due_at is not None and until < due_at:
+        raise InvalidChange(
+            "recurrence", "the repeat ends (until) before the first due date (due_at)"
+        )
 
 
 def shifted_reminders(reminders: Sequence[ReminderSpec], shift: timedelta) -> list[ReminderSpec]:

@@ -65,6 +65,13 @@ def dapr_job_router(handler: JobHandler, app_api_token: str) -> APIRouter:
             log.error("job dropped", extra={"job": name, "error": str(exc)})
             JOBS_FIRED.labels(outcome="dropped").inc()
             return JSONResponse({"status": "dropped", "reason": str(exc)})
+        except Exception as exc:
+            # The backend or the sidecar is unavailable: the job's failure policy retries.
+            log.warning("job failed; the scheduler retries", extra={"job": name, "error": str(exc)})
+            JOBS_FIRED.labels(outcome="retry").inc()
+            return JSONResponse(
+                {"status": "retry", "reason": f"{type(exc).__name__}: {exc}"}, status_code=503
+            )
         return JSONResponse({"status": "ok"})
 
     return router

@@ -112,6 +112,9 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        # A database that stops answering (a partition, a half-open connection) fails a
+        # request after these instead of holding it, and a pooled connection, forever.
+        kwargs["connect_args"] = {"timeout": 10, "command_timeout": 30}
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
 

@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from todo.shared.readiness import Dependency, DependencyDown
+
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 HTTP_LATENCY = Histogram(
@@ -56,8 +58,10 @@ def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
 
 
 def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
-    """`/healthz` answers while the process serves; `/readyz` only when every check passes."""
+    """`/healthz` answers while the process serves; `/readyz` only when every check passes,
+    and otherwise names each failing dependency, since when it fails and why."""
     router = APIRouter(tags=["health"])
+    dependencies = {name: Dependency(name) for name in checks}
 
     @router.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -65,12 +69,13 @@ def health_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
 
     @router.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
-        failures: dict[str, str] = {}
+        failures: dict[str, dict[str, str]] = {}
         for name, check in checks.items():
+            dependency = dependencies[name]
             try:
-                await check()
-            except Exception as exc:
-                failures[name] = f"{type(exc).__name__}: {exc}"
+                await dependency.probe(check)
+            except DependencyDown as exc:
+                failures[name] = {"error": exc.error, "since": exc.since.isoformat()}
         if failures:
             return JSONResponse({"status": "unavailable", "failures": failures}, status_code=503)
         return JSONResponse({"status": "ready", "checks": sorted(checks)})

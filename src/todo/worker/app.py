@@ -24,8 +24,8 @@ from todo.shared.background import Background
 from todo.shared.bus_kafka import KafkaEventBus
 from todo.shared.dapr import (
     DaprEventBus,
-    DaprJobsScheduler,
     DaprStateIdempotencyStore,
+    SidecarGrpc,
     sidecar_client,
 )
 from todo.shared.dapr_routes import dapr_job_router, dapr_subscription_router
@@ -33,6 +33,7 @@ from todo.shared.db import create_engine, session_factory
 from todo.shared.observability import ReadinessCheck, configure_logging, health_router, instrument
 from todo.shared.scheduler_db import DatabaseScheduler, upgrade_store
 from todo.worker.gateway_http import HttpTaskGateway
+from todo.worker.reminder_jobs import dead_letter_watches, reminder_jobs
 from todo.worker.settings import WorkerBus, WorkerSettings, get_settings
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def kafka_shape(settings: WorkerSettings) -> Shape:
 
     return Shape(
         name="kafka",
-        background=[bus, scheduler],
+        background=[bus, scheduler, *dead_letter_watches(settings)],
         checks={"scheduler store": store_ready, "kafka": kafka_ready},
         prepare=[prepare_store],
         close=[client.aclose, engine.dispose],
@@ -95,29 +96,33 @@ def dapr_shape(settings: WorkerSettings) -> Shape:
         headers=sidecar.headers,
         timeout=10,
     )
+    gateway = HttpTaskGateway(invoke)
+    grpc = SidecarGrpc(sidecar, settings.dapr_grpc_port)
+    jobs, scheduling, watch = reminder_jobs(settings, grpc, gateway)
     bus = DaprEventBus(
         sidecar,
         pubsub=settings.pubsub_name,
-        idempotency=DaprStateIdempotencyStore(sidecar, store=settings.state_store_name),
+        idempotency=DaprStateIdempotencyStore(grpc, store=settings.state_store_name),
     )
-    machinery = reminder_machinery(
-        DaprJobsScheduler(sidecar), HttpTaskGateway(invoke), bus, settings.consumer_group
-    )
+    machinery = reminder_machinery(scheduling, gateway, bus, settings.consumer_group)
 
     async def sidecar_ready() -> None:
         response = await sidecar.get("/v1.0/healthz")
         if response.status_code >= 300:
             raise ConnectionError(f"Dapr sidecar not healthy: {response.status_code}")
 
+    async def scheduler_ready() -> None:
+        jobs.scheduling.check()
+
     return Shape(
         name="dapr",
-        background=[],
-        checks={"dapr sidecar": sidecar_ready},
+        background=[watch, *dead_letter_watches(settings)],
+        checks={"dapr sidecar": sidecar_ready, "dapr scheduler": scheduler_ready},
         routers=[
             dapr_subscription_router(bus, settings.app_api_token),
             dapr_job_router(machinery.on_job, settings.app_api_token),
         ],
-        close=[sidecar.aclose, invoke.aclose],
+        close=[sidecar.aclose, invoke.aclose, grpc.close],
     )
 
 

@@ -4,12 +4,13 @@ Dapr service invocation (`{dapr}/v1.0/invoke/{app-id}/method`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 
 from todo.domain.events import TaskSnapshot
 from todo.domain.ports import PermanentEventError
+from todo.domain.reconciler import ReminderTaskPage
 
 
 @dataclass
@@ -43,6 +44,19 @@ class HttpTaskGateway:
         _raise_for_status(response)
         body = response.json()
         return str(body["notification_id"]), bool(body["created"])
+
+    async def reminder_tasks(
+        self, after: str | None, limit: int, changed_within: timedelta
+    ) -> ReminderTaskPage:
+        params: dict[str, str | int] = {
+            "limit": limit,
+            "changed_within_seconds": int(changed_within.total_seconds()),
+        }
+        if after is not None:
+            params["after"] = after
+        response = await self.client.get("/internal/v1/reminder-tasks", params=params)
+        _raise_for_status(response)
+        return ReminderTaskPage.model_validate_json(response.content)
 
 
 def _raise_for_status(response: httpx.Response) -> None:

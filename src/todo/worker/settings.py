@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from todo.shared.settings_common import Environment, refuse_weak_secret
 
 
 class WorkerBus(StrEnum):
@@ -15,8 +18,12 @@ class WorkerBus(StrEnum):
 
 
 class WorkerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TODO_WORKER_", extra="ignore")
+    # A refused value is never printed: it may be a secret.
+    model_config = SettingsConfigDict(
+        env_prefix="TODO_WORKER_", extra="ignore", hide_input_in_errors=True
+    )
 
+    environment: Environment = Environment.LOCAL
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=0, le=65535)
     log_level: str = "INFO"
@@ -31,10 +38,35 @@ class WorkerSettings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///.todo-data/worker.db"
     # Dapr mode: the sidecar (its API token is DAPR_API_TOKEN, as daprd reads it too).
     dapr_http_port: int = Field(default=3500, validation_alias="DAPR_HTTP_PORT")
+    dapr_grpc_port: int = Field(default=50001, validation_alias="DAPR_GRPC_PORT")
     dapr_api_token: str = Field(default="", validation_alias="DAPR_API_TOKEN")
     backend_app_id: str = "todo-backend"
     pubsub_name: str = "pubsub"
     state_store_name: str = "statestore"
+    # Reminder jobs (Dapr shape): a failed callback is tried again every
+    # `reminder_retry_seconds` for as long as the reminder is useful, then dropped; the
+    # reconciler restores no reminder older than that either.
+    reminder_retry_seconds: int = Field(default=3, ge=1)
+    reminder_useful_for_seconds: int = Field(default=3600, ge=60)
+    # The scheduler watch: probe (readiness, lost jobs) and reconcile periods.
+    scheduler_probe_seconds: float = Field(default=5.0, gt=0)
+    # A Jobs API call that takes longer has failed (a restarted scheduler hangs them).
+    scheduler_call_timeout_seconds: float = Field(default=5.0, gt=0)
+    reconcile_seconds: float = Field(default=60.0, gt=0)
+    # Dead letters (both shapes): with a Kafka to reach (plaintext), the worker reports the
+    # depth of `<topic>.dlq` and replays its events older than `dlq_retry_after_seconds`
+    # every `dlq_check_seconds` (empty: no automatic retry tier; `todo.worker.dlq` by hand).
+    dlq_kafka_bootstrap: str = ""
+    dlq_check_seconds: float = Field(default=60.0, gt=0)
+    dlq_retry_after_seconds: float = Field(default=300.0, ge=0)
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets_outside_local(self) -> Self:
+        if self.environment is not Environment.LOCAL:
+            where = f"when TODO_WORKER_ENVIRONMENT={self.environment.value}"
+            refuse_weak_secret("TODO_WORKER_APP_API_TOKEN", self.app_api_token, where)
+            refuse_weak_secret("DAPR_API_TOKEN", self.dapr_api_token, where)
+        return self
 
 
 @lru_cache

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from todo.backend import auth
+from todo.backend.api.errors import ApiError
 from todo.backend.models import User
+from todo.backend.rate_limits import client_key
 from todo.backend.runtime import Runtime
 
 
@@ -31,44 +35,81 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
-_bearer = HTTPBearer(auto_error=False, description="JWT from /api/v1/auth/login")
 
-_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+async def get_client_address(request: Request) -> str:
+    """The key rate limits count against (behind a proxy, uvicorn's `proxy_headers` and
+    FORWARDED_ALLOW_IPS make this the client's address, not the proxy's)."""
+    return client_key(request.client.host if request.client else None)
 
 
-async def get_current_user(
+ClientAddress = Annotated[str, Depends(get_client_address)]
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
+
+
+class Unauthorized(ApiError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(401, detail, "unauthorized", headers={"WWW-Authenticate": "Bearer"})
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The signed-in user and what their token allows: until when, at which version
+    (None for an external issuer's token, which that issuer revokes)."""
+
+    user: User
+    expires_at: datetime
+    token_version: int | None
+
+
+async def get_caller(
     runtime: RuntimeDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
+) -> Caller:
     if credentials is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "missing bearer token", headers=_UNAUTHORIZED
-        )
+        raise Unauthorized("missing bearer token")
     token = credentials.credentials
-    claims: dict[str, Any] | None = None
     try:
         if runtime.tokens.is_local(token):
-            key = runtime.tokens.verify_local(token)
-        else:
-            claims = await runtime.tokens.verify_external(token)
-            key = auth.external_subject(claims)
+            return await _local_caller(runtime, session, runtime.tokens.verify_local(token))
+        claims = await runtime.tokens.verify_external(token)
+        key = auth.external_key(claims)
+        user = runtime.users.get(key)
+        if user is None:
+            user = runtime.users.remember(key, await auth.user_for_external_claims(session, claims))
     except auth.InvalidToken as exc:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, f"invalid token: {exc}", headers=_UNAUTHORIZED
-        ) from exc
-    cached = runtime.users.get(key)
-    if cached is not None:
-        return cached
-    if claims is None:
-        user = await session.get(User, key)
-    else:
-        user = await auth.user_for_external_claims(session, claims)
-    if user is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "token of an unknown user", headers=_UNAUTHORIZED
-        )
-    return runtime.users.remember(key, user)
+        raise Unauthorized(f"invalid token: {exc}") from exc
+    except auth.ExternalEmailTaken:
+        raise ApiError(
+            409,
+            "an account with this token's email already exists: sign in to it with its "
+            "password (accounts are not linked by email)",
+            "email_taken",
+        ) from None
+    return Caller(user, datetime.fromtimestamp(int(claims["exp"]), UTC), None)
+
+
+async def _local_caller(
+    runtime: Runtime, session: AsyncSession, claims: auth.AccessClaims
+) -> Caller:
+    user = runtime.users.get(claims.user_id)
+    if user is None or user.token_version < claims.version:
+        # Not remembered, or remembered before a newer version was issued elsewhere.
+        stored = await session.get(User, claims.user_id)
+        if stored is None:
+            raise Unauthorized("token of an unknown user")
+        user = runtime.users.remember(claims.user_id, stored)
+    if user.token_version != claims.version:
+        raise Unauthorized("token revoked (signed out): refresh it or sign in again")
+    return Caller(user, claims.expires_at, claims.version)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def get_current_user(caller: CallerDep) -> User:
+    return caller.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from todo.domain.errors import (
@@ -66,6 +67,38 @@ class ApiError(StarletteHTTPException):
 
 def error_body(detail: Any, code: str) -> dict[str, Any]:
     return {"detail": detail, "code": code}
+
+
+def error_response(
+    status_code: int, code: str, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """An error answer from where no exception handler runs (ASGI middleware)."""
+    return JSONResponse(error_body(detail, code), status_code=status_code, headers=headers)
+
+
+class ErrorBody(BaseModel):
+    """Every error answer except 422 (whose `detail` is a list of field errors)."""
+
+    detail: str
+    code: str
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request (`bad_request`)",
+    401: "Missing, invalid, expired or revoked credentials (`unauthorized`)",
+    403: "Not allowed (e.g. `wrong_password`)",
+    404: "No such resource for this user (`not_found`)",
+    409: "Conflicts with what is stored (e.g. `email_taken`)",
+    412: "If-Match does not match (`version_conflict`)",
+    413: "The body is larger than the server accepts (`payload_too_large`)",
+    429: "Too many attempts: wait `Retry-After` seconds (`rate_limited`)",
+    503: "A dependency or capacity is unavailable (`service_unavailable`)",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for error answers in the `ErrorBody` shape."""
+    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
 
 
 def field_error(loc: Sequence[str | int], msg: str, kind: str = "value_error") -> ApiError:

@@ -11,6 +11,7 @@ relay by itself (`todo.backend.outbox.OutboxSignal`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -331,7 +332,10 @@ async def create_next_occurrence(
         await session.rollback()
         return existing
     try:
-        due = next_occurrence(
+        # Off the event loop: a step costs microseconds, but a rule whose next occurrence is
+        # far off (or absent) costs a bounded search of milliseconds.
+        following = await asyncio.to_thread(
+            next_occurrence,
             source.recurrence,
             series_start=source.series_start or source.due_at,
             current_due=source.due_at,
@@ -342,9 +346,10 @@ async def create_next_occurrence(
     except (ValueError, OverflowError) as exc:
         await session.rollback()
         raise Uncomputable("recurrence", f"no next occurrence can be computed: {exc}") from exc
-    if due is None:
+    if following is None:
         await session.rollback()
         return None
+    due = following.due_at
     tags = (await tags_of(session, [task_id]))[task_id]
     try:
         data = TaskCreate.model_validate(
@@ -369,7 +374,7 @@ async def create_next_occurrence(
             session,
             source.owner_id,
             data,
-            series=(source.series_id, source.series_start, source.occurrence_number + 1),
+            series=(source.series_id, source.series_start, following.number),
             origin_key=idempotency_key,
         )
     except IntegrityError:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from todo.backend.models import TASK_SEARCH_DOCUMENT, TASK_TAGS, TASKS, TaskPublic
 from todo.domain.errors import NotFound
 from todo.domain.events import ReminderSpec, TaskSnapshot
-from todo.domain.recurrence import RecurrenceRule
+from todo.domain.recurrence import RecurrenceRule, describe
 from todo.domain.reminders import fire_times, next_fire_time
 from todo.domain.tasks import Priority, TaskStatus
 from todo.shared.db import dialect_name
@@ -106,7 +106,7 @@ def to_public(task: TaskRow, tags: list[str], now: datetime | None = None) -> Ta
         snoozed_until=task.snoozed_until,
         next_reminder_at=next_reminder,
         recurrence=rule,
-        recurrence_text=rule.describe() if rule else None,
+        recurrence_text=describe(rule) if rule else None,
         series_id=task.series_id,
         occurrence_number=task.occurrence_number,
         completed_at=task.completed_at,

@@ -3,14 +3,19 @@ direct in Kafka mode)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from todo.backend import notifications
 from todo.backend.api.deps import SessionDep
+from todo.backend.reminder_tasks import reminder_tasks
 from todo.backend.tasks import commands, queries
 from todo.domain.errors import NotFound
 from todo.domain.events import TaskSnapshot
+from todo.domain.reconciler import ReminderTaskPage
 
 # Included by the app behind `require_app_token`: only daprd (or the worker) gets in.
 router = APIRouter(prefix="/internal/v1", tags=["internal"], include_in_schema=False)
@@ -32,6 +37,18 @@ class ReminderRequest(BaseModel):
 class ReminderResult(BaseModel):
     notification_id: str
     created: bool
+
+
+@router.get("/reminder-tasks")
+async def list_reminder_tasks(
+    session: SessionDep,
+    after: Annotated[str | None, Query(max_length=36, description="cursor: a task id")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    changed_within_seconds: Annotated[int, Query(ge=0, le=30 * 24 * 3600)] = 3600,
+) -> ReminderTaskPage:
+    """Tasks with reminders for the worker's reconciler: open ones, and those changed
+    within `changed_within_seconds`; each with its last notification's fire time."""
+    return await reminder_tasks(session, after, limit, timedelta(seconds=changed_within_seconds))
 
 
 @router.get("/tasks/{task_id}")

@@ -1,0 +1,74 @@
+"""Settings refuse what would be unsafe, and never print a secret while saying why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from todo.backend.settings import BackendSettings
+
+PRODUCTION: dict[str, Any] = {
+    "environment": "production",
+    "database_url": "postgresql+asyncpg://db/todo",
+}
+STRONG = "kR7v2QpZ9xLm4TnB8wYc3HdF6sJg1UeA"
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        ("", "must be set"),
+        ("short-but-random-Q8x", "shorter than 32"),
+        ("changeme-changeme-changeme-changeme", "placeholder"),
+        ("my-production-secret-0123456789abcdef", "placeholder"),
+        ("ab" * 20, "too few distinct"),
+    ],
+)
+def test_weak_jwt_secrets_are_refused_outside_local_without_being_printed(
+    secret: str, reason: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        BackendSettings(**PRODUCTION, jwt_secret=secret)
+    message = str(refused.value)
+    assert reason in message
+    assert "TODO_JWT_SECRET" in message
+    if secret:
+        assert secret not in message
+
+
+def test_a_strong_secret_is_accepted_and_local_mode_needs_none() -> None:
+    assert BackendSettings(**PRODUCTION, jwt_secret=STRONG).jwt_secret == STRONG
+    assert BackendSettings(jwt_secret="").environment == "local"
+
+
+def test_weak_app_tokens_are_refused_outside_local() -> None:
+    with pytest.raises(ValidationError) as refused:
+        BackendSettings(**PRODUCTION, jwt_secret=STRONG, app_api_token="token123")
+    assert "TODO_APP_API_TOKEN" in str(refused.value)
+    assert "token123" not in str(refused.value)
+
+
+def test_errors_of_any_field_hide_the_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TODO_PORT", "not-a-port-hunter2")
+    with pytest.raises(ValidationError) as refused:
+        BackendSettings()
+    assert "hunter2" not in str(refused.value)
+
+
+def test_a_jwks_url_needs_an_issuer_and_the_error_says_the_fix() -> None:
+    with pytest.raises(ValidationError) as refused:
+        BackendSettings(jwks_url="https://issuer.example/jwks.json")
+    assert "TODO_EXTERNAL_ISSUER is not: set it to the issuer" in str(refused.value)
+    ok = BackendSettings(
+        jwks_url="https://issuer.example/jwks.json", external_issuer="https://issuer.example"
+    )
+    assert ok.external_issuer == "https://issuer.example"
+
+
+def test_rates_must_be_in_limits_notation() -> None:
+    with pytest.raises(ValidationError) as refused:
+        BackendSettings(sign_in_rate="lots")
+    assert "COUNT/PERIOD" in str(refused.value)
+    assert BackendSettings(sign_in_rate="1/second;10/minute").sign_in_rate
