@@ -30,6 +30,7 @@ from deploy.validation import validation_errors
 
 ENVIRONMENTS = environments()
 PROJECT = "todo-cloud"
+ROOT_PROJECT = "todo-cloud-apps"
 
 
 def by_kind(docs: list[Manifest], kind: str) -> dict[str, Manifest]:
@@ -110,21 +111,17 @@ def test_cloud_environments_scale_and_minikube_stays_small(
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_appproject_allows_every_rendered_kind(rendered: dict[str, Environment], env: str) -> None:
+def test_each_application_deploys_only_what_its_project_allows(
+    rendered: dict[str, Environment], env: str
+) -> None:
     environment = rendered[env]
-    (project,) = by_kind(environment.bootstrap, "AppProject").values()
-    allowed = {
-        (entry["group"], entry["kind"])
-        for entry in project["spec"]["namespaceResourceWhitelist"]
-        + project["spec"]["clusterResourceWhitelist"]
-    }
-    synced = environment.apps + [d for docs in environment.charts.values() for d in docs]
-    used = {(str(doc["apiVersion"]).rpartition("/")[0], doc["kind"]) for doc in synced}
-    assert used - allowed == set()
-    repos = set(project["spec"]["sourceRepos"])
-    for app in by_kind(environment.bootstrap + environment.apps, "Application").values():
-        assert app["spec"]["project"] == project["metadata"]["name"]
-        assert app["spec"]["source"]["repoURL"] in repos
+    projects = by_kind(environment.projects(), "AppProject")
+    deployed = environment.deployed()
+    assert policies.project_violations(projects.values(), deployed, argocd_namespace="argocd") == []
+    assert {app["spec"]["project"] for app, _ in deployed.values()} == {PROJECT, ROOT_PROJECT}
+    for app, _ in deployed.values():
+        repos = projects[app["spec"]["project"]]["spec"]["sourceRepos"]
+        assert [app["spec"]["source"]["repoURL"]] == repos
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -312,7 +309,9 @@ def test_bootstrap_file_is_what_the_apps_chart_renders(
     ), f"gitops/bootstrap/{env}.yaml is stale: run build-support/helm/render-bootstrap.sh"
     assert validation_errors(actual) == []
     assert sorted(kind_name(d) for d in actual) == [
+        "AppProject/default",
         f"AppProject/{PROJECT}",
+        f"AppProject/{ROOT_PROJECT}",
         f"Application/{env}-todo-cloud",
     ]
 
@@ -321,8 +320,9 @@ def test_bootstrap_file_is_what_the_apps_chart_renders(
 def test_nothing_synced_from_git_manages_an_appproject_or_the_root(
     rendered: dict[str, Environment], env: str
 ) -> None:
-    """The root renders only the child Applications, and the project allows no AppProject:
-    a commit can change what is deployed, never what the project permits."""
+    """The root renders only the child Applications; the services' project reaches only the
+    app namespace, the root's only Applications in Argo CD's, and `default` nothing: a
+    commit can change what is deployed, never what the projects permit."""
     environment = rendered[env]
     synced = environment.apps + [d for docs in environment.charts.values() for d in docs]
     assert not [d for d in synced if d["kind"] == "AppProject"]
@@ -332,14 +332,15 @@ def test_nothing_synced_from_git_manages_an_appproject_or_the_root(
         "charts/todo-dapr",
         "charts/todo-worker",
     ]
-    (project,) = by_kind(environment.bootstrap, "AppProject").values()
-    kinds = {
-        (entry["group"], entry["kind"])
-        for entry in project["spec"]["namespaceResourceWhitelist"]
-        + project["spec"]["clusterResourceWhitelist"]
-    }
-    assert ("argoproj.io", "AppProject") not in kinds
-    assert not [k for k in kinds if k[0].endswith("rbac.authorization.k8s.io") or k[1] == "*"]
+    projects = by_kind(environment.bootstrap, "AppProject")
+    assert projects["default"]["spec"]["sourceRepos"] == []
+    assert projects["default"]["spec"]["destinations"] == []
+    services = projects[PROJECT]["spec"]
+    assert [d["namespace"] for d in services["destinations"]] == ["todo"]
+    root = projects[ROOT_PROJECT]["spec"]
+    assert [d["namespace"] for d in root["destinations"]] == ["argocd"]
+    assert root["namespaceResourceWhitelist"] == [{"group": "argoproj.io", "kind": "Application"}]
+    assert root["clusterResourceWhitelist"] == []
 
 
 def test_the_bootstrap_reads_the_repository_and_registry_it_is_given(
@@ -353,9 +354,10 @@ def test_the_bootstrap_reads_the_repository_and_registry_it_is_given(
     bootstrap = render_apps(
         helm, workspace, "minikube", bootstrap=True, repo_url=url, image_registry=registry
     )
-    (project,) = by_kind(bootstrap, "AppProject").values()
+    projects = by_kind(bootstrap, "AppProject")
     (root,) = by_kind(bootstrap, "Application").values()
-    assert project["spec"]["sourceRepos"] == [url]
+    for name in (PROJECT, ROOT_PROJECT):
+        assert projects[name]["spec"]["sourceRepos"] == [url]
     assert root["spec"]["source"]["repoURL"] == url
     handed_on = root["spec"]["source"]["helm"]["valuesObject"]
     assert handed_on == {"repoURL": url, "targetRevision": "main", "imageRegistry": registry}

@@ -140,7 +140,7 @@ def render_apps(
     repo_url: str = "",
     image_registry: str = "",
 ) -> list[Manifest]:
-    """The child Applications the root renders, or with ``bootstrap`` the AppProject and the
+    """The child Applications the root renders, or with ``bootstrap`` the AppProjects and the
     root Application (``gitops/bootstrap/<env>.yaml``), with the bootstrap's parameters."""
     env_dir = workspace / "gitops" / "envs" / env
     set_values = {"bootstrap": "true"} if bootstrap else {}
@@ -194,7 +194,7 @@ def render_application(helm: Helm, workspace: Path, app: Manifest) -> list[Manif
 @dataclass(frozen=True)
 class Environment:
     name: str
-    # gitops/bootstrap/<env>.yaml: the AppProject and the root Application.
+    # gitops/bootstrap/<env>.yaml: the AppProjects and the root Application.
     bootstrap: list[Manifest]
     # What the root syncs from git: the child Applications.
     apps: list[Manifest]
@@ -202,6 +202,17 @@ class Environment:
 
     def all_manifests(self) -> list[Manifest]:
         return self.bootstrap + self.apps + [doc for docs in self.charts.values() for doc in docs]
+
+    def projects(self) -> list[Manifest]:
+        return [doc for doc in self.bootstrap if doc["kind"] == "AppProject"]
+
+    def deployed(self) -> dict[str, tuple[Manifest, list[Manifest]]]:
+        """Each Application (the root and its children) by name, with what it deploys."""
+        (root,) = (doc for doc in self.bootstrap if doc["kind"] == "Application")
+        found = {str(root["metadata"]["name"]): (root, self.apps)}
+        for chart, app in child_applications(self.apps).items():
+            found[str(app["metadata"]["name"])] = (app, self.charts[chart])
+        return found
 
 
 def render_environment(helm: Helm, workspace: Path, env: str) -> Environment:
