@@ -36,6 +36,15 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
+async def get_read_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    async with runtime.reads() as session:
+        yield session
+
+
+# For routes that only read: no transaction, and on SQLite never behind a writer.
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
+
+
 async def get_client_address(request: Request) -> str:
     """The key rate limits count against (behind a proxy, uvicorn's `proxy_headers` and
     FORWARDED_ALLOW_IPS make this the client's address, not the proxy's)."""
@@ -64,7 +73,7 @@ class Caller:
 
 async def get_caller(
     runtime: RuntimeDep,
-    session: SessionDep,
+    session: ReadSessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     if credentials is None:
@@ -77,7 +86,10 @@ async def get_caller(
         key = auth.external_key(claims)
         user = runtime.users.get(key)
         if user is None:
-            user = runtime.users.remember(key, await auth.user_for_external_claims(session, claims))
+            # The first sign-in of an identity makes its account: a write of its own.
+            async with runtime.sessions() as writes:
+                found = await auth.user_for_external_claims(writes, claims)
+            user = runtime.users.remember(key, found)
     except auth.InvalidToken as exc:
         raise Unauthorized(f"invalid token: {exc}") from exc
     except auth.ExternalEmailTaken:
