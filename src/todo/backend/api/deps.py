@@ -73,7 +73,6 @@ class Caller:
 
 async def get_caller(
     runtime: RuntimeDep,
-    session: ReadSessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     if credentials is None:
@@ -81,7 +80,7 @@ async def get_caller(
     token = credentials.credentials
     try:
         if runtime.tokens.is_local(token):
-            return await _local_caller(runtime, session, runtime.tokens.verify_local(token))
+            return await _local_caller(runtime, runtime.tokens.verify_local(token))
         claims = await runtime.tokens.verify_external(token)
         key = auth.external_key(claims)
         user = runtime.users.get(key)
@@ -102,13 +101,14 @@ async def get_caller(
     return Caller(user, datetime.fromtimestamp(int(claims["exp"]), UTC), None)
 
 
-async def _local_caller(
-    runtime: Runtime, session: AsyncSession, claims: auth.AccessClaims
-) -> Caller:
+async def _local_caller(runtime: Runtime, claims: auth.AccessClaims) -> Caller:
     user = runtime.users.get(claims.user_id)
     if user is None or user.token_version < claims.version:
-        # Not remembered, or remembered before a newer version was issued elsewhere.
-        stored = await session.get(User, claims.user_id)
+        # Not remembered, or remembered before a newer version was issued elsewhere. A
+        # session of its own, closed at once: the request's own session (a write's
+        # transaction) must not wait for a second pooled connection this one holds.
+        async with runtime.reads() as session:
+            stored = await session.get(User, claims.user_id)
         if stored is None:
             raise Unauthorized("token of an unknown user")
         user = runtime.users.remember(claims.user_id, stored)
