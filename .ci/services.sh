@@ -68,6 +68,24 @@ ensure_kafka_prereqs() {
   log "Kafka prerequisites: $(java -version 2>&1 | head -1); $(mvn -v 2>/dev/null | head -1)"
 }
 
+start_docker() {
+  # Image builds (./pants package src/docker::): Debian's Docker engine, started by the
+  # project's own script (data in ~/.cache/todo-docker; an engine that answers is reused).
+  apt_install docker.io
+  DOCKER_HOST="$(build-support/bin/docker-engine)"
+  export DOCKER_HOST
+  log "Docker: $(docker version --format '{{.Server.Version}}' 2>/dev/null) at $DOCKER_HOST"
+}
+
+ensure_cluster_prereqs() {
+  # What the local cluster runs from Debian (todo.cluster.local): etcd, containerd, runc,
+  # the CNI plugins, iptables for kube-proxy; mmdebstrap for the images' root filesystems;
+  # gcc for the pod sandbox's pause.
+  apt_install etcd-server containerd runc containernetworking-plugins iptables conntrack \
+    socat ethtool mmdebstrap gcc libc6-dev
+  start_docker
+}
+
 ensure_node() {
   # The web app (src/web) builds with the machine's Node.js through Pants' JavaScript
   # backend; Vite 8 needs 20.19 or newer. npm comes through Corepack from the registry.

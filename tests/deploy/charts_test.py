@@ -82,6 +82,11 @@ def test_policies_hold_in_every_environment(rendered: dict[str, Environment], en
     docs = rendered[env].all_manifests()
     assert policies.probe_violations(docs) == []
     assert policies.security_violations(docs) == []
+    # The pods as they run: with the daprd the sidecar injector adds.
+    running = policies.with_injected_sidecars(docs)
+    assert policies.security_violations(running, {"daprd": policies.DAPRD_USER}) == []
+    assert policies.probe_violations(running) == []
+    assert policies.sidecar_identity_violations(docs) == []
     assert policies.dapr_violations(docs, expect_dapr=True) == []
     assert policies.secret_resource_violations(docs) == []
 
@@ -156,6 +161,17 @@ def test_migrations_pod_is_not_selected_by_the_service(
     labels = job["spec"]["template"]["metadata"]["labels"]
     selector = service["spec"]["selector"]
     assert not all(labels.get(k) == v for k, v in selector.items())
+
+
+def test_minikube_backend_believes_only_the_pod_networks_forwarded_addresses(
+    rendered: dict[str, Environment],
+) -> None:
+    """Traefik's pods, on the pod network, are the proxies whose X-Forwarded-For the backend
+    takes for the client (the cluster suite checks the limits count per client)."""
+    for env in ENVIRONMENTS:
+        (config,) = by_kind(rendered[env].charts["todo-backend"], "ConfigMap").values()
+        expected = "10.244.0.0/16" if env == "minikube" else None
+        assert config["data"].get("FORWARDED_ALLOW_IPS") == expected, env
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

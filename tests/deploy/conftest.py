@@ -9,9 +9,10 @@ import pytest
 from deploy.render import Environment, Helm, environments, make_workspace, render_environment
 
 from todo.devstack import gotools as tools
+from todo.devstack.toolcache import Tool
 
 
-def require(tool: tools.GoTool) -> str:
+def require(tool: Tool) -> str:
     """The tool's path; without it skip with the fix, or fail when CI is set."""
     try:
         return tools.locate(tool)

@@ -6,6 +6,7 @@ each, so a test can assert both that the real charts comply and that a bad input
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -21,6 +22,7 @@ DAPR_REQUIRED = (
     "dapr.io/app-port",
     "dapr.io/config",
     "dapr.io/app-token-secret",
+    "dapr.io/api-token-secret",
     "dapr.io/enable-metrics",
     "dapr.io/log-as-json",
     "dapr.io/sidecar-cpu-request",
@@ -80,8 +82,12 @@ def probe_violations(docs: Iterable[Manifest]) -> list[str]:
     return found
 
 
-def security_violations(docs: Iterable[Manifest]) -> list[str]:
-    """No container may run as root, write its root filesystem, escalate or keep capabilities."""
+def security_violations(
+    docs: Iterable[Manifest], image_users: Mapping[str, int] | None = None
+) -> list[str]:
+    """No container may run as root, write its root filesystem, escalate or keep capabilities.
+    ``image_users`` names containers whose image sets a non-root user (the injected daprd):
+    for them no runAsUser is needed."""
     found: list[str] = []
     for doc in docs:
         spec = pod_spec(doc)
@@ -100,6 +106,8 @@ def security_violations(docs: Iterable[Manifest]) -> list[str]:
             if effective("runAsNonRoot") is not True:
                 found.append(f"{where} may run as root: runAsNonRoot is not true")
             uid = effective("runAsUser")
+            if uid is None:
+                uid = (image_users or {}).get(container["name"])
             if uid is None or uid == 0:
                 found.append(f"{where} may run as root: runAsUser is {uid} (want a non-zero UID)")
             if effective("runAsGroup") == 0:
@@ -117,6 +125,79 @@ def security_violations(docs: Iterable[Manifest]) -> list[str]:
             seccomp = (effective("seccompProfile") or {}).get("type")
             if seccomp not in ("RuntimeDefault", "Localhost"):
                 found.append(f"{where}: seccompProfile is {seccomp}, not RuntimeDefault")
+    return found
+
+
+# --------------------------------------------------------------------------- the injector
+
+# daprd refuses to start in Kubernetes unless it runs as 65532:65532, its image's user
+# (dapr/pkg/security/usergroup.go).
+DAPRD_USER = 65532
+
+
+def injected_daprd(annotations: Mapping[str, str], *, drop_all: bool = True) -> Manifest:
+    """The ``daprd`` container Dapr 1.16's sidecar injector adds to a pod with
+    ``dapr.io/enabled`` (its securityContext as pkg/injector/patcher/sidecar_container.go
+    builds it, with the injector's defaults: runAsNonRoot, read-only root; drop ALL when the
+    control plane sets ``sidecarDropALLCapabilities``, as the cluster command does; no user:
+    the pod's applies, else the image's). The cluster suite compares this with the real one."""
+    context: dict[str, Any] = {
+        "allowPrivilegeEscalation": False,
+        "runAsNonRoot": True,
+        "readOnlyRootFilesystem": True,
+    }
+    if annotations.get("dapr.io/sidecar-seccomp-profile-type"):
+        context["seccompProfile"] = {"type": annotations["dapr.io/sidecar-seccomp-profile-type"]}
+    if drop_all:
+        context["capabilities"] = {"drop": ["ALL"]}
+    return {
+        "name": "daprd",
+        "securityContext": context,
+        "livenessProbe": {"httpGet": {"path": "v1.0/healthz", "port": 3501}},
+        "readinessProbe": {"httpGet": {"path": "v1.0/healthz", "port": 3501}},
+    }
+
+
+def with_injected_sidecars(docs: Iterable[Manifest], *, drop_all: bool = True) -> list[Manifest]:
+    """The workloads as they run: each Dapr-enabled pod with the daprd the injector adds."""
+    result: list[Manifest] = []
+    for doc in docs:
+        annotations = pod_annotations(doc)
+        spec = pod_spec(doc)
+        if spec is None or annotations.get("dapr.io/enabled") != "true":
+            result.append(doc)
+            continue
+        injected = copy.deepcopy(doc)
+        injected_spec = pod_spec(injected)
+        assert isinstance(injected_spec, dict)
+        injected_spec["containers"] = [
+            *(injected_spec.get("containers") or []),
+            injected_daprd(annotations, drop_all=drop_all),
+        ]
+        result.append(injected)
+    return result
+
+
+def sidecar_identity_violations(docs: Iterable[Manifest]) -> list[str]:
+    """An injected daprd must run as 65532:65532: a user or group set at pod level is
+    inherited by it (the sidecar sets none) and makes daprd exit at start."""
+    found: list[str] = []
+    for doc in with_injected_sidecars(docs):
+        spec = pod_spec(doc)
+        if spec is None:
+            continue
+        pod_ctx: Mapping[str, Any] = spec.get("securityContext") or {}
+        for container in _containers(spec, init=False):
+            if container["name"] != "daprd":
+                continue
+            ctx: Mapping[str, Any] = container.get("securityContext") or {}
+            for key in ("runAsUser", "runAsGroup"):
+                value = ctx.get(key, pod_ctx.get(key))
+                if value is not None and value != DAPRD_USER:
+                    found.append(
+                        f"{kind_name(doc)}: the injected daprd would run with {key} {value} "
+                        f"(from the pod's securityContext); it must be {DAPRD_USER}"
+                    )
     return found
 
 
@@ -141,17 +222,19 @@ def dapr_violations(docs: Iterable[Manifest], *, expect_dapr: bool) -> list[str]
             if not str(annotations.get(key, "")).strip()
         ]
         spec = pod_spec(doc) or {}
-        ports = {
-            str(port.get("containerPort"))
+        # The sidecar calls the app's listener for it (dapr-app) if it has one, else http.
+        named = {
+            str(port.get("name")): str(port.get("containerPort"))
             for container in _containers(spec, init=False)
             for port in container.get("ports") or []
-            if port.get("name") == "http"
         }
+        expected = named.get("dapr-app", named.get("http"))
+        which = "dapr-app" if "dapr-app" in named else "http"
         app_port = annotations.get("dapr.io/app-port")
-        if app_port is not None and app_port not in ports:
+        if app_port is not None and app_port != expected:
             found.append(
                 f"{kind_name(doc)}: dapr.io/app-port {app_port} is not the container port "
-                f"named http ({', '.join(sorted(ports)) or 'none'})"
+                f"named {which} ({expected or 'none'})"
             )
     return found
 

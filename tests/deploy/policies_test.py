@@ -83,6 +83,35 @@ def test_security_policy_reports_an_unsafe_container(
 
 
 @pytest.mark.parametrize("chart", ["todo-backend", "todo-worker"])
+def test_a_pod_level_user_is_reported_for_the_injected_sidecar(
+    helm: Helm, workspace: Path, chart: str
+) -> None:
+    assert policies.sidecar_identity_violations(render(helm, workspace, chart)) == []
+    docs = render(helm, workspace, chart, **{"podSecurityContext.runAsUser": "10001"})
+    assert policies.sidecar_identity_violations(docs) == [
+        f"Deployment/{chart}: the injected daprd would run with runAsUser 10001 (from the "
+        "pod's securityContext); it must be 65532"
+    ]
+    docs = render(helm, workspace, chart, **{"podSecurityContext.runAsGroup": "0"})
+    assert "runAsGroup 0" in " ".join(policies.sidecar_identity_violations(docs))
+
+
+def test_the_injected_sidecar_is_checked_like_our_containers(helm: Helm, workspace: Path) -> None:
+    docs = render(helm, workspace, "todo-backend")
+    running = policies.with_injected_sidecars(docs)
+    containers = deployment(running)["spec"]["template"]["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["todo-backend", "daprd"]
+    assert policies.security_violations(running, {"daprd": policies.DAPRD_USER}) == []
+    # A control plane that keeps the sidecar's capabilities fails the same policy.
+    keeps = policies.with_injected_sidecars(docs, drop_all=False)
+    assert policies.security_violations(keeps, {"daprd": policies.DAPRD_USER}) == [
+        "Deployment/todo-backend: container daprd: capabilities do not drop ALL"
+    ]
+    # Without the image's user the sidecar's user is unknown: reported.
+    assert "container daprd may run as root" in " ".join(policies.security_violations(running))
+
+
+@pytest.mark.parametrize("chart", ["todo-backend", "todo-worker"])
 def test_dapr_policy_reports_a_deployment_without_a_sidecar(
     helm: Helm, workspace: Path, chart: str
 ) -> None:
@@ -112,7 +141,7 @@ def test_dapr_policy_reports_missing_or_inconsistent_annotations(
     assert policies.dapr_violations(docs, expect_dapr=True) == [
         "Deployment/todo-backend lacks the annotation dapr.io/app-token-secret",
         "Deployment/todo-backend: dapr.io/app-port 1234 is not the container port named "
-        "http (8000)",
+        "dapr-app (8002)",
     ]
 
 

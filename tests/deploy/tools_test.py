@@ -8,6 +8,7 @@ import pytest
 from deploy import conftest
 
 from todo.devstack import gotools as tools
+from todo.devstack import toolcache
 from todo.devstack.cache import cache_root
 
 
@@ -29,7 +30,7 @@ def test_the_cache_follows_the_devstack_variables(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("TODO_DEVSTACK_CACHE", str(tmp_path / "cache"))
-    assert tools.HELM.cached_binary == tmp_path / "cache" / f"helm-{tools.HELM_VERSION}" / "helm"
+    assert tools.HELM.path() == tmp_path / "cache" / f"helm-{tools.HELM_VERSION}" / "helm"
     monkeypatch.delenv("TODO_DEVSTACK_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache_root() == tmp_path / "xdg" / "todo-devstack"
@@ -39,14 +40,14 @@ def _no_tool_anywhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("TODO_HELM", raising=False)
     monkeypatch.setenv("TODO_DEVSTACK_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(tools, "go_executable", lambda: None)
+    monkeypatch.setattr(toolcache, "go_executable", lambda: None)
 
 
 def test_without_go_the_error_names_the_fix(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _no_tool_anywhere(monkeypatch, tmp_path)
-    with pytest.raises(tools.ToolUnavailable, match="install Go .* or set TODO_HELM"):
+    with pytest.raises(tools.ToolUnavailable, match="install Go .*or set TODO_HELM"):
         tools.helm()
 
 
@@ -63,6 +64,7 @@ def test_a_missing_tool_fails_under_ci_and_skips_otherwise(
 
 
 def test_the_helm_build_stamps_version_and_kubernetes_minor() -> None:
-    flags = " ".join(tools.HELM.ldflags)
+    assert isinstance(tools.HELM.recipe, toolcache.GoInstall)
+    flags = " ".join(tools.HELM.recipe.ldflags)
     assert f"version.version=v{tools.HELM_VERSION}" in flags
     assert "chartutil.k8sVersionMinor=37" in flags

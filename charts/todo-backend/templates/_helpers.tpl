@@ -13,6 +13,12 @@ these by name: `<chart>.config` and `<chart>.secretEnv`.
 TODO_ENVIRONMENT: {{ $s.environment | quote }}
 TODO_HOST: "0.0.0.0"
 TODO_PORT: {{ .Values.containerPort | quote }}
+{{- if and .Values.dapr.enabled .Values.dapr.appPort }}
+TODO_INTERNAL_PORT: {{ .Values.dapr.appPort | quote }}
+{{- end }}
+{{- with .Values.metricsPort }}
+TODO_METRICS_PORT: {{ . | quote }}
+{{- end }}
 TODO_JSON_LOGS: "true"
 TODO_LOG_LEVEL: {{ $s.logLevel | quote }}
 TODO_BUS: {{ $bus | quote }}
@@ -28,6 +34,9 @@ TODO_JWT_AUDIENCE: {{ $s.jwtAudience | quote }}
 TODO_JWKS_URL: {{ . | quote }}
 TODO_EXTERNAL_ISSUER: {{ required "settings.externalIssuer is required with settings.jwksUrl" $s.externalIssuer | quote }}
 TODO_EXTERNAL_AUDIENCE: {{ required "settings.externalAudience is required with settings.jwksUrl" $s.externalAudience | quote }}
+{{- end }}
+{{- with .Values.ingress.trustedProxies }}
+FORWARDED_ALLOW_IPS: {{ . | quote }}
 {{- end }}
 {{- /* Only the embedded shape keeps files there; under a read-only root it must be /tmp. */}}
 TODO_DATA_DIR: "/tmp/todo-data"

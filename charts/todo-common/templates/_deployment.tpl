@@ -35,9 +35,9 @@ spec:
         {{- end }}
     spec:
       serviceAccountName: {{ include "todo.serviceAccountName" . }}
-      # daprd authenticates to the Dapr control plane with the pod's token; the app never
-      # calls the Kubernetes API.
-      automountServiceAccountToken: {{ .Values.dapr.enabled }}
+      # The app never calls the Kubernetes API: no token in its container. daprd gets the
+      # injector's sentry token and its own projected one (todo.daprTokenVolume).
+      automountServiceAccountToken: false
       terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds | default 30 }}
       {{- include "todo.podSpecCommon" . | trim | nindent 6 }}
       {{- with .Values.topologySpreadConstraints }}
@@ -52,15 +52,39 @@ spec:
             - name: http
               containerPort: {{ .Values.containerPort }}
               protocol: TCP
+            {{- with .Values.dapr.appPort }}
+            {{- if $.Values.dapr.enabled }}
+            # On 127.0.0.1: only the pod's own sidecar reaches it.
+            - name: dapr-app
+              containerPort: {{ . }}
+              protocol: TCP
+            {{- end }}
+            {{- end }}
+            {{- with .Values.metricsPort }}
+            - name: metrics
+              containerPort: {{ . }}
+              protocol: TCP
+            {{- end }}
           envFrom:
             - configMapRef:
                 name: {{ include "todo.fullname" . }}
           env:
             {{- include "todo.secretEnv" . | trim | nindent 12 }}
+            {{- with (include "todo.daprApiTokenEnv" . | trim) }}
+            {{- . | nindent 12 }}
+            {{- end }}
             {{- with .Values.extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
           {{- include "todo.probes" . | trim | nindent 10 }}
+          {{- with .Values.preStopSleepSeconds }}
+          lifecycle:
+            # Keep serving until the Service and the ingress controller have dropped this
+            # pod (a rolling restart refuses no request), then SIGTERM.
+            preStop:
+              exec:
+                command: ["sleep", {{ . | quote }}]
+          {{- end }}
           resources:
             {{- toYaml .Values.resources | nindent 12 }}
           securityContext:
@@ -69,4 +93,7 @@ spec:
             {{- include "todo.tmpVolumeMount" . | nindent 12 }}
       volumes:
         {{- include "todo.tmpVolume" . | nindent 8 }}
+        {{- with (include "todo.daprTokenVolume" . | trim) }}
+        {{- . | nindent 8 }}
+        {{- end }}
 {{- end }}

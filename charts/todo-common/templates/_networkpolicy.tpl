@@ -1,8 +1,8 @@
 {{/*
 Ingress to the app pods: the other Todo Cloud pods (direct HTTP, and daprd to daprd on the
 Dapr internal gRPC port), `networkPolicy.ingressFrom` peers (the ingress controller) on the
-app port, `networkPolicy.metricsFrom` peers (Prometheus) on the app and daprd metrics
-ports. Egress stays open: DNS, Kafka, PostgreSQL and the Dapr control plane live in other
+app port, `networkPolicy.metricsFrom` peers (Prometheus) on the metrics ports (the app's
+own, `metricsPort`, when it has one, else its app port; and daprd's). Egress stays open: DNS, Kafka, PostgreSQL and the Dapr control plane live in other
 namespaces or outside the cluster (Redpanda Cloud, Neon), which a CIDR list cannot name well.
 */}}
 {{- define "todo.networkPolicy" -}}
@@ -42,7 +42,7 @@ spec:
     - from:
         {{- toYaml . | nindent 8 }}
       ports:
-        - port: http
+        - port: {{ if $.Values.metricsPort }}metrics{{ else }}http{{ end }}
           protocol: TCP
         {{- if $.Values.dapr.enabled }}
         - port: {{ $.Values.dapr.metricsPort | default 9090 }}

@@ -34,6 +34,10 @@ class BackendSettings(BaseSettings):
     environment: Environment = Environment.LOCAL
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # Separate listeners (Kubernetes): the sidecar's on 127.0.0.1 (internal API, Dapr
+    # deliveries) and the scraper's (/metrics); unset, the public listener serves them.
+    internal_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     data_dir: Path = Path(".todo-data")
     # Empty: SQLite in data_dir. PostgreSQL: postgresql+asyncpg://user:pass@host/db
     database_url: str = ""
@@ -121,6 +125,12 @@ class BackendSettings(BaseSettings):
         if self.workers > 1 and not self.jwt_secret:
             raise ValueError(
                 "TODO_WORKERS > 1 needs TODO_JWT_SECRET: every process must sign with one key"
+            )
+        if self.workers > 1 and (self.internal_port or self.metrics_port):
+            raise ValueError(
+                "TODO_WORKERS > 1 serves one listener: unset TODO_INTERNAL_PORT and "
+                "TODO_METRICS_PORT (the separate listeners are for the Dapr shape, one process "
+                "a pod)"
             )
         return self
 

@@ -82,6 +82,8 @@ def test_rates_must_be_in_limits_notation() -> None:
         ({"bus": "kafka", "embedded_worker": True}, "TODO_EMBEDDED_WORKER=false"),
         ({"bus": "kafka", "embedded_worker": False, "database_url": ""}, "PostgreSQL"),
         ({"bus": "kafka", "embedded_worker": False, "jwt_secret": ""}, "TODO_JWT_SECRET"),
+        ({"bus": "kafka", "embedded_worker": False, "internal_port": 8002}, "TODO_INTERNAL_PORT"),
+        ({"bus": "kafka", "embedded_worker": False, "metrics_port": 9102}, "TODO_METRICS_PORT"),
     ],
 )
 def test_several_server_processes_need_a_shared_bus_database_and_key(
@@ -95,6 +97,8 @@ def test_several_server_processes_need_a_shared_bus_database_and_key(
     }
     with pytest.raises(ValidationError, match=reason):
         BackendSettings.model_validate(given)
-    ok = {**given, "bus": "kafka", "embedded_worker": False, "jwt_secret": STRONG}
+    listeners = ("internal_port", "metrics_port")
+    ok = {k: v for k, v in given.items() if k not in listeners}
+    ok |= {"bus": "kafka", "embedded_worker": False, "jwt_secret": STRONG}
     ok["database_url"] = "postgresql+asyncpg://db/todo"
     assert BackendSettings.model_validate(ok).workers == 2

@@ -1,24 +1,28 @@
 """The real Dapr runtime for development and tests: a ``daprd`` sidecar and the scheduler.
 
-No Docker and no ``dapr init``: both binaries are compiled once from Dapr's own Go module,
-pinned in ``build-support/dapr/go.mod`` (``DAPR_VERSION`` here must name the same release),
-into a cache outside the repository (``~/.cache/todo-devstack/dapr-<version>/bin``;
-``TODO_DEVSTACK_CACHE`` replaces ``~/.cache/todo-devstack``). Our ``daprd`` registers only
-the components Todo Cloud uses (see ``build-support/dapr/cmd/daprd/components.go``):
+No Docker and no ``dapr init``: Dapr is compiled once from its own Go module, pinned in
+``build-support/dapr/go.mod`` (``DAPR_VERSION`` here must name the same release), as ONE
+multi-call binary (``build-support/dapr/cmd/dapr``: daprd, scheduler, operator, placement,
+sentry, injector, each a link to it) by the tool cache (``todo.devstack.toolcache``) into
+``~/.cache/todo-devstack/dapr-programs-<version>/bin`` (``TODO_DEVSTACK_CACHE`` replaces
+``~/.cache/todo-devstack``). The cluster command puts the same binary into the Dapr images.
+Our ``daprd`` registers only the components Todo Cloud uses (see
+``build-support/dapr/internal/daprd/components.go``):
 
 - ``pubsub.kafka``
 - ``state.postgresql`` (and its alias ``state.postgres``): ``version: v2`` picks the v2 store,
   ``v1`` or no version the v1 store
 - ``state.in-memory``
-- ``secretstores.local.file`` and ``secretstores.local.env``
+- ``secretstores.local.file``, ``secretstores.local.env`` and, in a cluster,
+  ``secretstores.kubernetes``
+- name resolution ``sqlite`` (sidecars on one machine) and, in a cluster, ``kubernetes``
 
 Jobs need no component: daprd talks to the scheduler (``--scheduler-host-address``), which
 keeps jobs in an embedded etcd under its data dir. No placement service is started or named:
-the project uses neither actors nor workflows. No name resolver is registered either (mDNS
-would multicast on the LAN), so daprd logs that service invocation is unavailable.
+the project uses neither actors nor workflows.
 
 Needs, for the first build only, Go 1.24+ (``go`` on ``PATH``) and the Go module proxy; later
-calls find the binaries through a marker file and start at once.
+calls find the binaries through the cache's marker file and start at once.
 
     python -m todo.devstack.dapr --build-only      # fill the binary cache (CI pre-build)
     python -m todo.devstack.dapr --scheduler       # a scheduler on 127.0.0.1:50006 until Ctrl+C
@@ -28,15 +32,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
-import hashlib
-import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +47,7 @@ from todo.devstack.processes import (
     OneChildServer,
     serve_one,
 )
+from todo.devstack.toolcache import GoBuild, Tool, ensure_async
 
 # One pin for the whole stack: build-support/dapr/go.mod requires exactly this release.
 DAPR_VERSION = "1.16.0"
@@ -59,51 +58,32 @@ HOST = "127.0.0.1"
 SCHEDULER_ID = "dapr-scheduler-server-0"
 DEFAULT_SCHEDULER_PORT = 50006
 
-BINARIES = ("daprd", "scheduler")
-_MARKER = "COMPLETE.json"
+# The programs of the one multi-call binary (build-support/dapr/cmd/dapr), each a link to it.
+PROGRAMS = ("daprd", "scheduler", "operator", "placement", "sentry", "injector")
 _STOP_GRACE_SECONDS = 15.0
 # Dapr's Makefile injects the version the same way; `daprd --version` prints it.
-_LDFLAGS = f"-s -w -X {DAPR_MODULE}/pkg/buildinfo.version={DAPR_VERSION}"
+_LDFLAGS = ("-s", "-w", f"-X {DAPR_MODULE}/pkg/buildinfo.version={DAPR_VERSION}")
+
+DAPR = Tool(
+    name="dapr-programs",
+    version=DAPR_VERSION,
+    recipe=GoBuild(
+        module="build-support/dapr",
+        binaries={"bin/dapr": "./cmd/dapr"},
+        links={f"bin/{program}": "dapr" for program in PROGRAMS},
+        ldflags=_LDFLAGS,
+        env_var="TODO_DAPR_BUILD_DIR",
+    ),
+    outputs=("bin/dapr", *(f"bin/{program}" for program in PROGRAMS)),
+)
+TOOLS = (DAPR,)
 
 
 def _log(message: str) -> None:
     print(f"[devstack.dapr] {message}", file=sys.stderr, flush=True)
 
 
-# --------------------------------------------------------------------------- paths
-
-
-def dapr_home(version: str = DAPR_VERSION) -> Path:
-    return cache_root() / f"dapr-{version}"
-
-
-def build_dir() -> Path | None:
-    """``build-support/dapr`` (the Go module), found from this file or the working directory.
-
-    ``TODO_DAPR_BUILD_DIR`` names it explicitly (e.g. where the source tree lives elsewhere).
-    """
-    explicit = os.environ.get("TODO_DAPR_BUILD_DIR")
-    if explicit:
-        path = Path(explicit).expanduser()
-        return path if (path / "go.mod").is_file() else None
-    starts = [Path(__file__).resolve().parent, Path.cwd().resolve()]
-    for start in starts:
-        for parent in (start, *start.parents):
-            candidate = parent / "build-support" / "dapr"
-            if (candidate / "go.mod").is_file():
-                return candidate
-    return None
-
-
-def _source_digest(module_dir: Path) -> str:
-    """What the binaries are built from: go.mod, go.sum, our Go sources and the ldflags."""
-    digest = hashlib.sha256(_LDFLAGS.encode())
-    files = [module_dir / "go.mod", module_dir / "go.sum"]
-    files += sorted((module_dir / "cmd").rglob("*.go"))
-    for path in files:
-        digest.update(str(path.relative_to(module_dir)).encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
+# --------------------------------------------------------------------------- binaries
 
 
 def _check_pin(module_dir: Path) -> None:
@@ -117,152 +97,28 @@ def _check_pin(module_dir: Path) -> None:
         )
 
 
-# --------------------------------------------------------------------------- binaries
-
-
 @dataclass(frozen=True)
 class DaprBinaries:
     version: str
     daprd: Path
     scheduler: Path
 
-
-def _binaries(version: str) -> DaprBinaries:
-    bin_dir = dapr_home(version) / "bin"
-    return DaprBinaries(version=version, daprd=bin_dir / "daprd", scheduler=bin_dir / "scheduler")
-
-
-def _cached(version: str, digest: str | None) -> DaprBinaries | None:
-    """The cached binaries if complete and (when the sources are at hand) built from them."""
-    bins = _binaries(version)
-    try:
-        marker = json.loads((dapr_home(version) / _MARKER).read_text())
-    except (OSError, ValueError):
-        return None
-    if not all(os.access(p, os.X_OK) for p in (bins.daprd, bins.scheduler)):
-        return None
-    if digest is not None and marker.get("digest") != digest:
-        return None
-    return bins
-
-
-def _find_go() -> str | None:
-    candidates = [shutil.which("go"), "/usr/local/go/bin/go", "/usr/lib/go/bin/go"]
-    for candidate in candidates:
-        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def _go_env(go: str) -> dict[str, str]:
-    """The environment for `go build`: a usable PATH and HOME even under a bare sandbox env."""
-    env = dict(os.environ)
-    path = [p for p in env.get("PATH", "").split(os.pathsep) if p]
-    extra = [str(Path(go).parent), "/usr/local/bin", "/usr/bin", "/bin"]
-    env["PATH"] = os.pathsep.join(path + [p for p in extra if p not in path])
-    env.setdefault("HOME", str(Path.home()))
-    env["CGO_ENABLED"] = "0"
-    return env
-
-
-def _build_blocking(version: str) -> DaprBinaries:
-    module_dir = build_dir()
-    home = dapr_home(version)
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home.parent / f"dapr-{version}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be building the same version
-        digest = _source_digest(module_dir) if module_dir else None
-        cached = _cached(version, digest)
-        if cached is not None:
-            return cached
-        if module_dir is None:
-            raise RuntimeError(
-                f"The Dapr {version} binaries are not cached in {home / 'bin'} and the Go module "
-                "that builds them (build-support/dapr) was not found: run "
-                "`python -m todo.devstack.dapr --build-only` from the repository, or set "
-                "TODO_DAPR_BUILD_DIR"
-            )
-        _check_pin(module_dir)
-        go = _find_go()
-        if go is None:
-            raise RuntimeError(
-                f"The Dapr {version} binaries are not cached in {home / 'bin'} and `go` is "
-                "missing: install Go 1.24 or newer and put it on PATH (it builds them once from "
-                f"{module_dir}), or pre-fill the cache with `python -m todo.devstack.dapr "
-                "--build-only` on a machine that has Go"
-            )
-        env = _go_env(go)
-        go_version = subprocess.run(
-            [go, "version"],  # - our own argv, no shell
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-        staging = Path(tempfile.mkdtemp(prefix="bin.partial-", dir=home))
-        built: dict[str, dict[str, float | int]] = {}
-        try:
-            for name in BINARIES:
-                _log(f"building {name} {version} with {go_version} (first time: minutes)")
-                started = time.monotonic()
-                cmd = [
-                    go,
-                    "build",
-                    "-trimpath",
-                    "-mod=readonly",
-                    f"-ldflags={_LDFLAGS}",
-                    "-o",
-                    str(staging / name),
-                    f"./cmd/{name}",
-                ]
-                result = subprocess.run(
-                    cmd,  # - our own argv, no shell
-                    cwd=module_dir,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                if result.returncode != 0:
-                    output = (result.stdout + result.stderr).strip()[-4000:]
-                    raise RuntimeError(
-                        f"go build ./cmd/{name} in {module_dir} failed "
-                        f"(exit {result.returncode}):\n{output}"
-                    )
-                seconds = time.monotonic() - started
-                size = (staging / name).stat().st_size
-                built[name] = {"seconds": round(seconds, 1), "bytes": size}
-                _log(f"built {name}: {size / 1e6:.1f} MB in {seconds:.1f}s")
-            bin_dir = home / "bin"
-            if bin_dir.exists():
-                shutil.rmtree(bin_dir)
-            staging.chmod(0o755)  # mkdtemp made it private
-            staging.rename(bin_dir)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        marker = {
-            "version": version,
-            "digest": digest,
-            "go": go_version,
-            "ldflags": _LDFLAGS,
-            "built": built,
-        }
-        (home / _MARKER).write_text(json.dumps(marker, indent=2) + "\n")
-        return _binaries(version)
+    def program(self, name: str) -> Path:
+        """Any of PROGRAMS (the same binary under its name)."""
+        return self.daprd.parent / name
 
 
 async def ensure_dapr_binaries() -> DaprBinaries:
-    """daprd and scheduler of ``DAPR_VERSION``: built once with ``go build``, then cached.
-
-    A cached build is reused while ``build-support/dapr`` (when it can be found) is unchanged;
-    editing its go.mod, go.sum or Go sources triggers a rebuild.
-    """
-    module_dir = build_dir()
-    digest = _source_digest(module_dir) if module_dir else None
-    cached = _cached(DAPR_VERSION, digest)
-    if cached is not None:
-        return cached
-    return await asyncio.to_thread(_build_blocking, DAPR_VERSION)
+    """The Dapr programs of ``DAPR_VERSION``: built once (``todo.devstack.toolcache``), then
+    reused while ``build-support/dapr`` (when it can be found) is unchanged; editing its
+    go.mod, go.sum or Go sources triggers a rebuild."""
+    module_dir = DAPR.recipe.module_dir() if isinstance(DAPR.recipe, GoBuild) else None
+    if module_dir is not None:
+        _check_pin(module_dir)
+    home = await ensure_async(DAPR, _log)
+    return DaprBinaries(
+        version=DAPR_VERSION, daprd=home / "bin" / "daprd", scheduler=home / "bin" / "scheduler"
+    )
 
 
 # --------------------------------------------------------------------------- processes
@@ -537,8 +393,8 @@ async def _serve(args: argparse.Namespace) -> int:
         started = time.monotonic()
         binaries = await ensure_dapr_binaries()
         _log(f"binaries ready ({time.monotonic() - started:.1f}s)")
-        print(binaries.daprd)
-        print(binaries.scheduler)
+        for program in PROGRAMS:
+            print(binaries.program(program))
         return 0
     port: int = args.port
     data_dir: Path = args.data_dir or cache_root() / "data" / f"dapr-scheduler-{port}"

@@ -2,9 +2,10 @@
 
 The broker runs from plain Maven Central jars: no Docker, no Kafka tarball. The jars and
 their runtime dependencies are fetched once with Maven into a cache outside the repository
-(``~/.cache/todo-devstack/kafka-<version>/libs``; ``TODO_DEVSTACK_CACHE`` replaces
-``~/.cache/todo-devstack``), then ``java -cp 'libs/*' kafka.Kafka server.properties`` runs
-as a child process that listens on 127.0.0.1 only.
+(``~/.cache/todo-devstack/kafka-jars-<version>/libs``, by ``todo.devstack.toolcache``;
+``TODO_DEVSTACK_CACHE`` replaces ``~/.cache/todo-devstack``), then
+``java -cp 'libs/*' kafka.Kafka server.properties`` runs as a child process that listens on
+127.0.0.1 only.
 
 Needs Java 17+ (``JAVA_HOME``, ``PATH`` or ``/usr/bin/java``) and, for the first fetch only,
 Maven (``mvn``).
@@ -20,13 +21,10 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import fcntl
 import os
 import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -46,6 +44,7 @@ from todo.devstack.processes import (
     ServiceFailed,
     serve_one,
 )
+from todo.devstack.toolcache import MavenFetch, Tool, ensure_async
 
 # One pin for the whole stack; the Kafka 4.x jars on Maven Central (Scala 2.13 build).
 KAFKA_VERSION = "4.1.1"
@@ -71,7 +70,6 @@ DEFAULT_TOPICS: Mapping[str, int] = MappingProxyType(
     }
 )
 
-_COMPLETE_MARKER = "COMPLETE"
 _STOP_GRACE_SECONDS = 30.0
 
 
@@ -80,14 +78,6 @@ def _log(message: str) -> None:
 
 
 # --------------------------------------------------------------------------- tools
-
-
-def kafka_home(version: str = KAFKA_VERSION) -> Path:
-    return cache_root() / f"kafka-{version}"
-
-
-def libs_dir(version: str = KAFKA_VERSION) -> Path:
-    return kafka_home(version) / "libs"
 
 
 def _find_tool(name: str, *fallbacks: str) -> str | None:
@@ -131,106 +121,41 @@ def _tool_env(java: str | None) -> dict[str, str]:
 # --------------------------------------------------------------------------- jar cache
 
 
-def _pom(version: str) -> str:
-    deps = [
-        ("org.apache.kafka", "kafka_2.13", version),
-        ("org.apache.logging.log4j", "log4j-core", LOG4J_VERSION),
-        ("org.apache.logging.log4j", "log4j-slf4j-impl", LOG4J_VERSION),
-    ]
-    dep_xml = "\n".join(
-        f"    <dependency><groupId>{g}</groupId><artifactId>{a}</artifactId>"
-        f"<version>{v}</version></dependency>"
-        for g, a, v in deps
+def kafka_jars(version: str = KAFKA_VERSION) -> Tool:
+    """Kafka ``version``'s broker jars and their runtime dependencies, with the log4j2
+    backend its own distribution ships, fetched by Maven into ``<cache>/kafka-jars-<version>/libs``
+    (``todo.devstack.toolcache``). The cluster's Kafka image carries the same jars."""
+    return Tool(
+        name="kafka-jars",
+        version=version,
+        recipe=MavenFetch(
+            artifacts=(
+                f"org.apache.kafka:kafka_2.13:{version}",
+                # TopicCommand, for the cluster's topics Job.
+                f"org.apache.kafka:kafka-tools:{version}",
+                f"org.apache.logging.log4j:log4j-core:{LOG4J_VERSION}",
+                f"org.apache.logging.log4j:log4j-slf4j-impl:{LOG4J_VERSION}",
+            ),
+            plugin=MAVEN_DEPENDENCY_PLUGIN,
+        ),
+        outputs=("libs", f"libs/kafka_2.13-{version}.jar"),
     )
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>todo.devstack</groupId>
-  <artifactId>kafka-libs</artifactId>
-  <version>{version}</version>
-  <packaging>pom</packaging>
-  <dependencies>
-{dep_xml}
-  </dependencies>
-</project>
-"""
 
 
-def _dir_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+KAFKA_JARS = kafka_jars()
 
 
-def _fetch_jars_blocking(version: str) -> Path:
-    home = kafka_home(version)
-    libs = home / "libs"
-    marker = home / _COMPLETE_MARKER
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home.parent / f"kafka-{version}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be fetching the same version
-        if marker.is_file() and libs.is_dir():
-            return libs
-        mvn = _find_tool("mvn", "/usr/bin/mvn", "/usr/local/bin/mvn")
-        if mvn is None:
-            raise RuntimeError(
-                f"The Kafka {version} jars are not cached in {libs} and Maven is missing: "
-                "install it (Debian: apt-get install maven) or pre-fill the cache"
-            )
-        java = _find_tool("java", "/usr/bin/java")
-        started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="kafka-pom-") as work:
-            pom = Path(work) / "pom.xml"
-            pom.write_text(_pom(version))
-            staging = Path(tempfile.mkdtemp(prefix="libs.partial-", dir=home))
-            try:
-                cmd = [
-                    mvn,
-                    "-B",
-                    "-q",
-                    "-Dstyle.color=never",
-                    "-f",
-                    str(pom),
-                    f"{MAVEN_DEPENDENCY_PLUGIN}:copy-dependencies",
-                    "-DincludeScope=runtime",
-                    f"-DoutputDirectory={staging}",
-                ]
-                result = subprocess.run(
-                    cmd,
-                    cwd=work,
-                    env=_tool_env(java),
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                if result.returncode != 0:
-                    output = (result.stdout + result.stderr).strip()[-4000:]
-                    raise RuntimeError(
-                        f"mvn could not fetch Kafka {version} (exit {result.returncode}):\n"
-                        f"{output}"
-                    )
-                if not (staging / f"kafka_2.13-{version}.jar").is_file():
-                    raise RuntimeError(f"mvn finished but kafka_2.13-{version}.jar is missing")
-                if libs.exists():
-                    shutil.rmtree(libs)
-                staging.rename(libs)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-        jars = sorted(p.name for p in libs.glob("*.jar"))
-        marker.write_text("\n".join(jars) + "\n")
-        elapsed = time.monotonic() - started
-        _log(
-            f"fetched Kafka {version}: {len(jars)} jars, "
-            f"{_dir_size(libs) / 1e6:.1f} MB in {elapsed:.1f}s into {libs}"
-        )
-        return libs
+def kafka_home(version: str = KAFKA_VERSION) -> Path:
+    return kafka_jars(version).home
+
+
+def libs_dir(version: str = KAFKA_VERSION) -> Path:
+    return kafka_home(version) / "libs"
 
 
 async def ensure_kafka_jars(version: str = KAFKA_VERSION) -> Path:
     """The libs dir holding Kafka ``version`` and its runtime jars; fetched once, then cached."""
-    home = kafka_home(version)
-    libs = home / "libs"
-    if (home / _COMPLETE_MARKER).is_file() and libs.is_dir():
-        return libs
-    return await asyncio.to_thread(_fetch_jars_blocking, version)
+    return await ensure_async(kafka_jars(version), _log) / "libs"
 
 
 # --------------------------------------------------------------------------- ports

@@ -11,14 +11,14 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// daprd for Todo Cloud: Dapr's own sidecar with only the components in components.go.
+// Package daprd is Dapr's own sidecar with only the components in components.go.
 //
 // Run() below is github.com/dapr/dapr@v1.16.0 cmd/daprd/app/app.go, unchanged except for one
 // line: it does NOT blank-import "github.com/dapr/dapr/cmd/daprd/components". That package
 // registers every component under the build tags allcomponents/stablecomponents and, built
 // without them, its zz_notag.go panics in init(), so calling app.Run() would either link in all
 // ~140 components or crash. When bumping Dapr, diff this file against the new app.go.
-package main
+package daprd
 
 import (
 	"context"
@@ -56,7 +56,8 @@ var (
 	logContrib = logger.NewLogger("dapr.contrib")
 )
 
-func main() {
+// Run runs daprd with the flags in os.Args[1:].
+func Run() {
 	// set GOMAXPROCS
 	_, _ = maxprocs.Set()
 

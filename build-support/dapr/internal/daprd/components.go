@@ -4,11 +4,13 @@
 // (Apache-2.0, Copyright The Dapr Authors). To support another component type, copy its file's
 // registration the same way; a component whose type is not registered fails to load at startup
 // ("couldn't find ... in the registry").
-package main
+package daprd
 
 import (
+	nrKubernetes "github.com/dapr/components-contrib/nameresolution/kubernetes"
 	"github.com/dapr/components-contrib/nameresolution/sqlite"
 	"github.com/dapr/components-contrib/pubsub/kafka"
+	secretsKubernetes "github.com/dapr/components-contrib/secretstores/kubernetes"
 	"github.com/dapr/components-contrib/secretstores/local/env"
 	"github.com/dapr/components-contrib/secretstores/local/file"
 	inmemory "github.com/dapr/components-contrib/state/in-memory"
@@ -55,6 +57,18 @@ func init() {
 // secretstores_local_env.go: type secretstores.local.env
 func init() {
 	secretstoresLoader.DefaultRegistry.RegisterComponent(env.NewEnvSecretStore, "local.env")
+}
+
+// secretstores_kubernetes.go: type secretstores.kubernetes (todo-secrets in a cluster, and
+// the store daprd adds by itself in Kubernetes mode).
+func init() {
+	secretstoresLoader.DefaultRegistry.RegisterComponent(secretsKubernetes.NewKubernetesSecretStore, "kubernetes")
+}
+
+// nameresolution_kubernetes.go: service invocation by Kubernetes DNS, daprd's default in a
+// cluster.
+func init() {
+	nrLoader.DefaultRegistry.RegisterComponent(nrKubernetes.NewResolver, "kubernetes")
 }
 
 // nameresolution_sqlite.go: name resolution "sqlite", for service invocation between

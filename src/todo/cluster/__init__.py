@@ -1,0 +1,1 @@
+"""The cluster command (tooling only: no service of ours imports it)."""

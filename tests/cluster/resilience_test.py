@@ -1,0 +1,220 @@
+"""Restarts under load: a rolling restart of each Deployment while a steady loop of writes
+goes through the ingress loses no accepted write and no reminder; killing the worker pod
+in the middle of a stream of events loses none of them."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from cluster.app import API, Ingress, notifications, signup, soon, wait_for
+from kubernetes import client as k8s
+
+from todo.cluster import install, kube
+
+
+@dataclass
+class Load:
+    """Writes sent one after another; what the API accepted, and what failed."""
+
+    accepted: dict[str, dt.datetime | None] = field(default_factory=dict)  # task id -> reminder
+    failed: list[str] = field(default_factory=list)
+
+
+async def steady_writes(
+    client: httpx.AsyncClient,
+    who: dict[str, str],
+    load: Load,
+    stop: asyncio.Event,
+    remind_every: int,
+) -> None:
+    """Create tasks back to back; every ``remind_every``-th one with a reminder 25 s ahead."""
+    n = 0
+    while not stop.is_set():
+        n += 1
+        fire_at = soon(25) if n % remind_every == 0 else None
+        body: dict[str, object] = {"title": f"steady {n}"}
+        if fire_at is not None:
+            body["reminders"] = [{"kind": "absolute", "at": fire_at.isoformat()}]
+        try:
+            response = await client.post(f"{API}/tasks", headers=who, json=body)
+        except httpx.HTTPError as exc:
+            load.failed.append(f"{type(exc).__name__}")
+        else:
+            if response.status_code == 201:
+                load.accepted[response.json()["id"]] = fire_at
+            else:
+                load.failed.append(f"HTTP {response.status_code}")
+        await asyncio.sleep(0.05)
+
+
+async def retried(client: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response:
+    """POST until the gateway passes it on (a refused request changed nothing)."""
+    for _ in range(20):
+        try:
+            response = await client.post(url, **kwargs)
+        except httpx.TransportError:
+            await asyncio.sleep(0.5)
+            continue
+        if response.status_code not in (502, 503, 504):
+            return response
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"POST {url} was refused 20 times")
+
+
+def restart(api: k8s.ApiClient, deployment: str) -> None:
+    """What `kubectl rollout restart` does: a new pod-template annotation."""
+    stamp = dt.datetime.now(dt.UTC).isoformat()
+    k8s.AppsV1Api(api).patch_namespaced_deployment(
+        deployment,
+        install.APP_NAMESPACE,
+        {
+            "spec": {
+                "template": {
+                    "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}
+                }
+            }
+        },
+    )
+
+
+async def all_tasks(client: httpx.AsyncClient, who: dict[str, str]) -> set[str]:
+    found: set[str] = set()
+    offset = 0
+    while True:
+        response = await client.get(
+            f"{API}/tasks", headers=who, params={"limit": 100, "offset": offset}
+        )
+        assert response.status_code == 200, response.text
+        page = response.json()["data"]
+        found |= {task["id"] for task in page}
+        if len(page) < 100:
+            return found
+        offset += 100
+
+
+async def under_load(
+    client: httpx.AsyncClient, who: dict[str, str], disturb: Callable[[], Awaitable[None]]
+) -> Load:
+    """Steady writes (every tenth with a reminder) before, during and after ``disturb``."""
+    load, stop = Load(), asyncio.Event()
+    writer = asyncio.create_task(steady_writes(client, who, load, stop, remind_every=10))
+    await asyncio.sleep(3)
+    await disturb()
+    await asyncio.sleep(3)
+    stop.set()
+    await writer
+    return load
+
+
+async def check_nothing_lost(client: httpx.AsyncClient, me: dict[str, str], load: Load) -> None:
+    assert len(load.accepted) > 20, f"too little load: {len(load.accepted)} writes"
+    stored = await all_tasks(client, me)
+    lost = set(load.accepted) - stored
+    assert not lost, f"{len(lost)} accepted writes lost of {len(load.accepted)}"
+    reminders = {task for task, fire_at in load.accepted.items() if fire_at is not None}
+    last = max(fire_at for fire_at in load.accepted.values() if fire_at is not None)
+    wait = max(0.0, (last - dt.datetime.now(dt.UTC)).total_seconds()) + 60
+
+    async def all_fired() -> list[dict[str, object]] | None:
+        found = await notifications(client, me)
+        return found if {n["task_id"] for n in found} >= reminders else None
+
+    fired = await wait_for(f"{len(reminders)} reminders", all_fired, timeout=wait, interval=1)
+    per_task = [str(n["task_id"]) for n in fired]
+    assert sorted(per_task) == sorted(reminders), "a reminder fired twice or for a task without one"
+
+
+@pytest.mark.parametrize("deployment", ["todo-backend", "todo-worker"])
+async def test_a_rolling_restart_loses_no_accepted_write_and_no_reminder(
+    api: k8s.ApiClient, ingress: Ingress, deployment: str
+) -> None:
+    async def roll() -> None:
+        restart(api, deployment)
+        await asyncio.to_thread(
+            kube.wait_rollout, api, install.APP_NAMESPACE, "Deployment", deployment, 300
+        )
+
+    async with ingress.client(timeout=20) as client:
+        me = await signup(client)
+        load = await under_load(client, me, roll)
+        await check_nothing_lost(client, me, load)
+    total = len(load.accepted) + len(load.failed)
+    print(
+        f"{deployment} restart: {len(load.accepted)}/{total} writes accepted, "
+        f"{len(load.failed)} refused ({sorted(set(load.failed))})"
+    )
+
+
+async def test_killing_the_worker_mid_stream_loses_no_event(
+    api: k8s.ApiClient, ingress: Ingress
+) -> None:
+    """Recurring tasks completed back to back (task-events for the worker) while the worker
+    pod is killed without grace: each completion still yields exactly one next occurrence,
+    and every reminder set meanwhile fires once."""
+    async with ingress.client(timeout=20) as client:
+        me = await signup(client)
+        core = k8s.CoreV1Api(api)
+        completed: list[str] = []
+        load, stop = Load(), asyncio.Event()
+        writer = asyncio.create_task(steady_writes(client, me, load, stop, remind_every=5))
+
+        async def complete_recurring(count: int) -> None:
+            for i in range(count):
+                created = await retried(
+                    client,
+                    f"{API}/tasks",
+                    headers=me,
+                    json={
+                        "title": f"daily {i}",
+                        "due_at": "2032-05-01T08:00:00+00:00",
+                        "recurrence": {"frequency": "daily"},
+                    },
+                )
+                assert created.status_code == 201, created.text
+                task = created.json()
+                done = await retried(client, f"{API}/tasks/{task['id']}/complete", headers=me)
+                # 409: an earlier attempt completed it and only its answer was lost.
+                assert done.status_code in (200, 409), done.text
+                completed.append(task["id"])
+
+        first = asyncio.create_task(complete_recurring(10))
+        await asyncio.sleep(1)
+        for pod in kube.pods(api, install.APP_NAMESPACE, "app.kubernetes.io/name=todo-worker"):
+            core.delete_namespaced_pod(
+                kube.name_of(pod), install.APP_NAMESPACE, grace_period_seconds=0
+            )
+        await first
+        await complete_recurring(10)
+        await asyncio.to_thread(
+            kube.wait_rollout, api, install.APP_NAMESPACE, "Deployment", "todo-worker", 300
+        )
+        stop.set()
+        await writer
+
+        async def next_occurrences() -> list[dict[str, object]] | None:
+            response = await client.get(
+                f"{API}/tasks",
+                headers=me,
+                params={
+                    "status": "open",
+                    "due_after": "2032-05-01T12:00:00+00:00",
+                    "due_before": "2032-05-03T00:00:00+00:00",
+                    "limit": 200,
+                },
+            )
+            found: list[dict[str, object]] = response.json()["data"]
+            return found if len(found) >= len(completed) else None
+
+        found = await wait_for(
+            "a next occurrence per completion", next_occurrences, timeout=120, interval=1
+        )
+        assert len(found) == len(
+            completed
+        ), f"{len(found)} next occurrences for {len(completed)} completions"
+        await check_nothing_lost(client, me, load)
