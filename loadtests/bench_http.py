@@ -142,6 +142,21 @@ end
 """
 
 
+def _tree_cpu(pid: int) -> float | None:
+    """CPU seconds of a server and its child processes (a multi-process server's workers)."""
+    own = process_cpu_seconds(pid)
+    if own is None:
+        return None
+    children = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                children += process_cpu_seconds(int(stat.parent.name)) or 0.0
+        except (OSError, ValueError, IndexError):
+            continue
+    return own + children
+
+
 def _database_cpu() -> dict[int, float]:
     """CPU seconds of each PostgreSQL process (backends come and go: compare per pid)."""
     return {pid: process_cpu_seconds(pid) or 0.0 for pid in _pids_named("postgres")}
@@ -161,7 +176,7 @@ async def run_wrk(
 ) -> Run:
     script = work / f"{target.name}-{kind}.lua"
     script.write_text(_lua(target, kind))
-    server_before = process_cpu_seconds(target.pid) if target.pid else None
+    server_before = _tree_cpu(target.pid) if target.pid else None
     database_before, generator_before = _database_cpu(), _generator_cpu()
     command = [
         "wrk",
@@ -180,7 +195,7 @@ async def run_wrk(
     stats = json.loads(result.stdout.strip().splitlines()[-1])
     elapsed = stats["duration_us"] / 1e6
     requests = max(1, stats["requests"])
-    server_after = process_cpu_seconds(target.pid) if target.pid else None
+    server_after = _tree_cpu(target.pid) if target.pid else None
     server_ms = None
     if server_before is not None and server_after is not None:
         server_ms = 1000 * (server_after - server_before) / requests
@@ -255,6 +270,19 @@ async def ours(
     ) as running:
         tokens, ids = await _seed_ours(running.base_url, users)
         yield Target(name, running.base_url, running.backend.pid, tokens, ids)
+
+
+@contextlib.asynccontextmanager
+async def ours_kafka(work: Path, users: int, admin_url: str, workers: int) -> AsyncIterator[Target]:
+    """The backend service shape: `workers` processes on one port, the Kafka bus, its
+    worker service and broker, PostgreSQL."""
+    async with shapes.kafka(
+        work / "ours-kafka",
+        postgres_admin_url=admin_url,
+        backend_overrides={**BENCH_BACKEND, "workers": workers},
+    ) as running:
+        tokens, ids = await _seed_ours(running.base_url, users)
+        yield Target(f"ours-kafka-{workers}p", running.base_url, running.backend.pid, tokens, ids)
 
 
 @contextlib.asynccontextmanager
@@ -409,6 +437,9 @@ async def bench(args: argparse.Namespace) -> int:
             targets.append(
                 await stack.enter_async_context(ours("ours-sqlite", work, args.users, None))
             )
+        if "ours-kafka" in wanted:
+            started = ours_kafka(work, args.users, args.postgres_url, args.workers)
+            targets.append(await stack.enter_async_context(started))
         if "bare" in wanted:
             started = bare(work, args.postgres_url, args.users)
             targets.append(await stack.enter_async_context(started))
@@ -467,7 +498,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--targets", default="ours-postgres,ours-sqlite,bare,pgbench")
+    parser.add_argument(
+        "--targets",
+        default="ours-postgres,ours-sqlite,bare,pgbench",
+        help="of ours-postgres, ours-sqlite, ours-kafka (the service shape), bare, pgbench",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="server processes of ours-kafka")
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--out", default="dist/bench-http")
     args = parser.parse_args()

@@ -17,6 +17,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -79,8 +80,8 @@ def _backend_image(api: k8s.ApiClient) -> str:
     return image
 
 
-@pytest.fixture(scope="module")
-def probe(api: k8s.ApiClient) -> Iterator[str]:
+@contextmanager
+def probe_pod(api: k8s.ApiClient, name: str) -> Iterator[str]:
     """A pod of no app of ours in namespace todo (passing its restricted Pod Security
     Standard): any other workload of the cluster, trying what it must not reach."""
     core = k8s.CoreV1Api(api)
@@ -88,9 +89,9 @@ def probe(api: k8s.ApiClient) -> Iterator[str]:
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "name": PROBE,
+            "name": name,
             "namespace": install.APP_NAMESPACE,
-            "labels": {"app.kubernetes.io/name": PROBE},
+            "labels": {"app.kubernetes.io/name": name},
         },
         "spec": {
             "automountServiceAccountToken": False,
@@ -115,11 +116,17 @@ def probe(api: k8s.ApiClient) -> Iterator[str]:
         },
     }
     kube.apply(api, [pod])
-    kube.wait_pods_ready(api, install.APP_NAMESPACE, f"app.kubernetes.io/name={PROBE}", timeout=120)
+    kube.wait_pods_ready(api, install.APP_NAMESPACE, f"app.kubernetes.io/name={name}", timeout=120)
     try:
-        yield PROBE
+        yield name
     finally:
-        core.delete_namespaced_pod(PROBE, install.APP_NAMESPACE, grace_period_seconds=0)
+        core.delete_namespaced_pod(name, install.APP_NAMESPACE, grace_period_seconds=0)
+
+
+@pytest.fixture(scope="module")
+def probe(api: k8s.ApiClient) -> Iterator[str]:
+    with probe_pod(api, PROBE) as name:
+        yield name
 
 
 TRY = """
@@ -160,6 +167,53 @@ def attempt(
     assert code == 0, err
     result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
     return result
+
+
+SIGN_UPS = """
+import json, sys, urllib.request, urllib.error, uuid
+url, host, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+statuses = []
+for _ in range(count):
+    email = "probe-" + uuid.uuid4().hex[:12] + "@example.com"
+    body = {"email": email, "password": "cluster-test-pw"}
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    request.add_header("Host", host)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            statuses.append(r.status)
+    except urllib.error.HTTPError as e:
+        statuses.append(e.code)
+    if statuses[-1] == 429:
+        break
+print(json.dumps(statuses))
+"""
+
+
+def sign_ups_through_the_ingress(api: k8s.ApiClient, pod: str, count: int) -> list[int]:
+    """Sign-ups from ``pod`` through the ingress controller's Service, until one is refused
+    (at most ``count``): the statuses."""
+    url = f"http://traefik.{install.INGRESS_NAMESPACE}.svc.cluster.local{API}/auth/register"
+    host = install.ingress_host(api)
+    code, out, err = kube.exec_in(
+        api, install.APP_NAMESPACE, pod, ["python3", "-c", SIGN_UPS, url, host, str(count)]
+    )
+    assert code == 0, err
+    statuses: list[int] = json.loads(out.strip().splitlines()[-1])
+    return statuses
+
+
+def test_the_sign_up_limit_counts_each_client_not_the_ingress_controller(
+    api: k8s.ApiClient, probe: str
+) -> None:
+    """Behind the ingress controller the per-address limits count the client's address
+    (Traefik's X-Forwarded-For, believed from the pod network: ingress.trustedProxies), not
+    the controller's: one client over its sign-up limit leaves another's untouched."""
+    statuses = sign_ups_through_the_ingress(api, probe, 12)
+    assert statuses[-1] == 429, statuses
+    assert set(statuses[:-1]) == {201}, statuses
+    with probe_pod(api, f"{PROBE}-other") as other:
+        assert sign_ups_through_the_ingress(api, other, 1) == [201]
 
 
 def backend_pod_ip(api: k8s.ApiClient) -> str:

@@ -164,6 +164,17 @@ def test_migrations_pod_is_not_selected_by_the_service(
     assert not all(labels.get(k) == v for k, v in selector.items())
 
 
+def test_minikube_backend_believes_only_the_pod_networks_forwarded_addresses(
+    rendered: dict[str, Environment],
+) -> None:
+    """Traefik's pods, on the pod network, are the proxies whose X-Forwarded-For the backend
+    takes for the client (the cluster suite checks the limits count per client)."""
+    for env in ENVIRONMENTS:
+        (config,) = by_kind(rendered[env].charts["todo-backend"], "ConfigMap").values()
+        expected = "10.244.0.0/16" if env == "minikube" else None
+        assert config["data"].get("FORWARDED_ALLOW_IPS") == expected, env
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_dapr_resources_are_scoped_to_the_apps_that_exist(
     rendered: dict[str, Environment], env: str

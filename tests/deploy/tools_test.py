@@ -68,3 +68,25 @@ def test_the_helm_build_stamps_version_and_kubernetes_minor() -> None:
     flags = " ".join(tools.HELM.recipe.ldflags)
     assert f"version.version=v{tools.HELM_VERSION}" in flags
     assert "chartutil.k8sVersionMinor=37" in flags
+
+
+class _Echo(toolcache.Recipe):
+    """A recipe that writes one file: what --check sees before and after a build."""
+
+    def fingerprint(self) -> str | None:
+        return "echo-1"
+
+    def build(self, staging: Path, log: toolcache.Log) -> None:
+        (staging / "echo").write_text("built\n")
+
+
+def test_check_exits_1_until_every_tool_is_cached(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TODO_DEVSTACK_CACHE", str(tmp_path / "cache"))
+    tools_here = [toolcache.Tool("echo", "1", _Echo(), ("echo",))]
+    assert toolcache.cli(tools_here, ["--check"]) == 1
+    assert "not built" in capsys.readouterr().out
+    assert toolcache.cli(tools_here, ["--build-only"]) == 0
+    assert toolcache.cli(tools_here, ["--check"]) == 0
+    assert "cached" in capsys.readouterr().out

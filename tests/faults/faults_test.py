@@ -28,7 +28,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 # Shorter periods than production's, so that a 12 s outage heals within the scenario.
-BACKEND_SETTINGS: dict[str, Any] = {"publish_grace_seconds": 3, "log_level": "WARNING"}
+BACKEND_SETTINGS: dict[str, Any] = {
+    "publish_grace_seconds": 3,
+    "log_level": "WARNING",
+    # Every scenario signs up its load users from 127.0.0.1: the default limits (30 sign-ups
+    # an hour per address) would refuse the tenth scenario's users.
+    "sign_up_rate": "10000/minute",
+    "sign_in_rate": "10000/minute",
+}
 WORKER_SETTINGS: dict[str, Any] = {
     "log_level": "WARNING",
     "reminder_retry_seconds": 2,

@@ -35,6 +35,9 @@ TODO_JWKS_URL: {{ . | quote }}
 TODO_EXTERNAL_ISSUER: {{ required "settings.externalIssuer is required with settings.jwksUrl" $s.externalIssuer | quote }}
 TODO_EXTERNAL_AUDIENCE: {{ required "settings.externalAudience is required with settings.jwksUrl" $s.externalAudience | quote }}
 {{- end }}
+{{- with .Values.ingress.trustedProxies }}
+FORWARDED_ALLOW_IPS: {{ . | quote }}
+{{- end }}
 {{- /* Only the embedded shape keeps files there; under a read-only root it must be /tmp. */}}
 TODO_DATA_DIR: "/tmp/todo-data"
 {{- end }}

@@ -38,7 +38,7 @@ from todo.shared.bus_kafka import KafkaEventBus
 from todo.shared.bus_memory import MemoryEventBus
 from todo.shared.dapr import DaprEventBus, sidecar_client
 from todo.shared.dapr_routes import dapr_subscription_router, require_app_token
-from todo.shared.db import create_engine, is_sqlite, session_factory
+from todo.shared.db import is_sqlite, open_database
 from todo.shared.observability import configure_logging, health_router, instrument
 from todo.shared.scheduler_db import DatabaseScheduler
 
@@ -62,11 +62,17 @@ def build_bus(settings: BackendSettings) -> EventBus:
 
 def build_runtime(settings: BackendSettings) -> Runtime:
     url = settings.resolved_database_url()
-    engine = create_engine(url, settings.database_pool_size)
     signal = OutboxSignal()
-    sessions = session_factory(engine, after_commit=signal.after_commit)
+    database = open_database(url, settings.database_pool_size, after_commit=signal.after_commit)
+    sessions = database.writes
     bus = build_bus(settings)
-    relay = OutboxRelay(sessions, bus, signal, poll_seconds=settings.outbox_poll_seconds)
+    relay = OutboxRelay(
+        sessions,
+        bus,
+        signal,
+        poll_seconds=settings.outbox_poll_seconds,
+        reads=database.reads if database.single_writer_connection else None,
+    )
     live = LiveUpdates(per_user=settings.live_streams_per_user, total=settings.live_streams_total)
     # Every replica sees every refresh: its browsers may belong to any user.
     bus.subscribe(Topic.TASK_UPDATES, f"backend-live-{uuid.uuid4().hex[:8]}", live)
@@ -82,7 +88,7 @@ def build_runtime(settings: BackendSettings) -> Runtime:
     abuse = AbusePolicy.parse(
         settings.sign_up_rate, settings.sign_in_rate, settings.sign_in_failure_rate
     )
-    runtime = Runtime(settings, engine, sessions, bus, relay, live, tokens, abuse)
+    runtime = Runtime(settings, database, bus, relay, live, tokens, abuse)
     if settings.embedded_worker:
         runtime.scheduler = DatabaseScheduler(sessions)
         runtime.task_gateway = LocalTaskGateway(sessions)
@@ -103,7 +109,7 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
         if settings.migrate_on_start:
             await upgrade_async(url, with_scheduler_store=settings.embedded_worker)
         async with AsyncExitStack() as stack:
-            stack.push_async_callback(runtime.engine.dispose)
+            stack.push_async_callback(runtime.database.dispose)
             for component in runtime.background():
                 await component.start()
                 stack.push_async_callback(component.stop)
@@ -111,7 +117,7 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
             yield
 
     async def database_ready() -> None:
-        async with runtime.sessions() as session:
+        async with runtime.reads() as session:
             await session.execute(text("SELECT 1"))
 
     async def bus_ready() -> None:

@@ -188,7 +188,8 @@ async def test_the_user_of_a_token_is_read_once_then_remembered(
         if "FROM users" in statement:
             user_queries.append(statement)
 
-    engine = app.state.runtime.engine.sync_engine
+    # Tokens are resolved through the read sessions.
+    engine = app.state.runtime.database.read_engine.sync_engine
     event.listen(engine, "before_cursor_execute", count_user_queries)
     try:
         first = await client.get("/api/v1/users/me", headers=headers)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +14,8 @@ from fastapi import FastAPI
 from sqlalchemy import func
 from sqlmodel import select
 
+from todo.backend.app import create_app
+from todo.backend.conftest import make_settings, signup
 from todo.backend.models import OutboxEvent
 from todo.backend.outbox import OUTBOX
 from todo.domain.events import EventType
@@ -231,3 +234,28 @@ async def test_concurrent_completes_emit_one_completed_event(
         if row.payload["type"] == EventType.TASK_COMPLETED and row.payload["subject"] == task["id"]
     ]
     assert len(completed) == 1
+
+
+async def test_writers_of_uncached_users_never_wait_on_each_other_for_connections(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    # Two connections in all (pool of one, one overflow): a write whose authentication held
+    # a second connection for the whole request would leave every writer waiting for one
+    # the others hold (until the pool's 30 s timeout).
+    settings = make_settings(postgres_url, tmp_path).model_copy(update={"database_pool_size": 1})
+    application = create_app(settings)
+    async with (
+        application.router.lifespan_context(application),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://t") as c,
+    ):
+        people = [await signup(c, f"writer-{n}@example.com") for n in range(WRITERS)]
+        for person in people:
+            claims = application.state.runtime.tokens.verify_local(
+                person["Authorization"].removeprefix("Bearer ")
+            )
+            application.state.runtime.users.forget_user(claims.user_id)
+        # A hang detector, not a speed limit: well inside the pool's timeout.
+        made = await asyncio.wait_for(
+            asyncio.gather(*(c.post(API, json={"title": "Mine"}, headers=p) for p in people)), 25
+        )
+        assert [r.status_code for r in made] == [201] * WRITERS

@@ -214,6 +214,7 @@ async def test_every_change_is_published_in_order(
     task = (await client.post(f"{API}/tasks", headers=alice, json={"title": "a"})).json()
     await client.patch(f"{API}/tasks/{task['id']}", headers=alice, json={"title": "b"})
     await client.post(f"{API}/tasks/{task['id']}/complete", headers=alice)
+    deleting_at = datetime.now(UTC)
     await client.delete(f"{API}/tasks/{task['id']}", headers=alice)
 
     async def published() -> list[OutboxEvent] | None:
@@ -232,6 +233,10 @@ async def test_every_change_is_published_in_order(
         "todo.task.deleted.v1",
     ]
     assert [r.payload["data"]["task"]["version"] for r in domain] == [1, 2, 3, 4]
+    # Each event's time is its change's: the deletion's is not the last update's.
+    times = [datetime.fromisoformat(r.payload["time"]) for r in domain]
+    assert times == sorted(times)
+    assert times[-1] >= deleting_at
     for r in domain:
         assert r.payload["subject"] == task["id"]
         assert r.payload["specversion"] == "1.0"

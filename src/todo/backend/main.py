@@ -15,6 +15,7 @@ from collections.abc import Callable
 import uvicorn
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.supervisors import Multiprocess
 
 from todo.backend.app import create_app
 from todo.backend.server import server_config
@@ -70,13 +71,18 @@ async def serve_split(app: ASGIApp, settings: BackendSettings) -> None:
 
 def run() -> None:
     settings = get_settings()
-    app = create_app(settings)
+    app = create_app(settings) if settings.workers == 1 else None
     database = "PostgreSQL" if settings.resolved_database_url().startswith("postgres") else "SQLite"
     if settings.embedded_worker:
         shape = f"embedded ({database}, in-process {settings.bus.value} bus and scheduler)"
     else:
         shape = f"backend service ({database}, {settings.bus.value} bus)"
     print(f"Todo Cloud {shape}: open http://{settings.host}:{settings.port}/", flush=True)
+    if app is None:
+        # Several processes on one socket, to use every core: each builds its own app.
+        config = server_config("todo.backend.app:create_app", settings)
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
     if settings.internal_port is None and settings.metrics_port is None:
         uvicorn.Server(server_config(app, settings)).run()
         return

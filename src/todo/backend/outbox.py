@@ -9,11 +9,13 @@ lock held for the batch transaction) publishes, whatever the number of replicas.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Row, Select, Update, insert, select, text, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -32,19 +34,38 @@ RELAY_LOCK_KEY = 0x70D0_0B0C
 
 OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
 _STAGED = "todo.outbox.staged"
+_WRITTEN = "todo.outbox.written"
 
 
 def add_event(session: AsyncSession, event: CloudEvent) -> None:
-    """Stage `event` in the caller's transaction; its commit wakes the relay."""
-    session.add(
-        OutboxEvent(
-            event_id=event.id,
-            topic=TOPIC_OF_TYPE[event.type].value,
-            partition_key=event.partitionkey,
-            payload=event.model_dump(mode="json"),
-        )
+    """Stage `event` in the caller's transaction: it is written as the transaction commits
+    (one INSERT for all the events staged, no ORM objects), and the commit wakes the
+    relay."""
+    session.info.setdefault(_STAGED, []).append(
+        {
+            "event_id": event.id,
+            "topic": TOPIC_OF_TYPE[event.type].value,
+            "partition_key": event.partitionkey,
+            "payload": event.model_dump(mode="json"),
+            "created_at": datetime.now(UTC),
+            "attempts": 0,
+        }
     )
-    session.info[_STAGED] = True
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _write_staged_events(session: Session) -> None:
+    staged = session.info.pop(_STAGED, None)
+    if staged:
+        session.execute(insert(OUTBOX), staged)
+        session.info[_WRITTEN] = True
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _drop_staged_events(session: Session) -> None:
+    # What the rolled-back change staged is not the next transaction's.
+    session.info.pop(_STAGED, None)
+    session.info.pop(_WRITTEN, None)
 
 
 @dataclass
@@ -56,7 +77,7 @@ class OutboxSignal:
     _listeners: list[Callable[[], None]] = field(default_factory=list)
 
     def after_commit(self, session: Session) -> None:
-        if session.info.pop(_STAGED, False):
+        if session.info.pop(_WRITTEN, False):
             for listener in self._listeners:
                 listener()
 
@@ -72,6 +93,9 @@ class OutboxRelay:
     poll_seconds: float = 1.0
     batch_size: int = 200
     max_backoff_seconds: float = 5.0
+    # Sessions beside the writer, given on SQLite: the batch is read there and the single
+    # writer connection is held only to mark it (see `publish_pending`).
+    reads: async_sessionmaker[AsyncSession] | None = None
 
     def __post_init__(self) -> None:
         self._loop = BackgroundLoop(
@@ -95,6 +119,13 @@ class OutboxRelay:
 
     async def publish_pending(self) -> tuple[int, bool]:
         """Publish one batch; returns (events published, whether one failed)."""
+        if self.reads is None:
+            return await self._publish_under_lock()
+        return await self._publish_outside_the_writer()
+
+    async def _publish_under_lock(self) -> tuple[int, bool]:
+        # PostgreSQL: the batch is read, published and marked in one transaction that holds
+        # the relay lock, so two replicas never publish one batch side by side.
         async with self.sessions() as session, session.begin():
             if dialect_name(session) == "postgresql":
                 got = await session.scalar(
@@ -102,45 +133,64 @@ class OutboxRelay:
                 )
                 if not got:
                     return 0, False
-            # Columns, not ORM objects, and one UPDATE for the batch: the relay shares the
-            # API's event loop, and per-object bookkeeping of 200 rows showed in profiles.
-            table = OutboxEvent.__table__  # type: ignore[attr-defined]
-            rows = (
-                await session.execute(
-                    select(table.c.seq, table.c.topic, table.c.payload, table.c.created_at)
-                    .where(table.c.published_at.is_(None))
-                    .order_by(table.c.seq)
-                    .limit(self.batch_size)
-                )
-            ).all()
+            rows = (await session.execute(self._pending())).all()
             if not rows:
                 return 0, False
-            items = [(row.topic, CloudEvent.model_validate(row.payload)) for row in rows]
-            try:
-                await self.publisher.publish_batch(items)
-            except Exception as exc:
-                # Some of the batch may have gone out: delivery is at least once, and
-                # consumers are idempotent, so the whole batch is sent again later.
-                head = rows[0]
-                await session.execute(
-                    update(table)
-                    .where(table.c.seq == head.seq)
-                    .values(
-                        attempts=table.c.attempts + 1,
-                        last_error=f"{type(exc).__name__}: {exc}"[:2000],
-                    )
-                )
-                log.warning(
-                    "outbox publish failed; will retry",
-                    extra={"event_id": items[0][1].id, "seq": head.seq},
-                )
-                return 0, True
-            now = datetime.now(UTC)
-            await session.execute(
-                update(table)
-                .where(table.c.seq.in_([row.seq for row in rows]))
-                .values(published_at=now)
+            outcome = await self._publish(rows)
+            await session.execute(self._mark(rows, outcome))
+            return (0, True) if outcome else (len(rows), False)
+
+    async def _publish_outside_the_writer(self) -> tuple[int, bool]:
+        # SQLite, one process: the batch is read beside the writer and marked in a short
+        # write of its own, so the API's writes never wait for a publish (a network call
+        # on the Kafka or Dapr bus).
+        assert self.reads is not None
+        async with self.reads() as session:
+            rows = (await session.execute(self._pending())).all()
+        if not rows:
+            return 0, False
+        outcome = await self._publish(rows)
+        async with self.sessions() as session, session.begin():
+            await session.execute(self._mark(rows, outcome))
+        return (0, True) if outcome else (len(rows), False)
+
+    def _pending(self) -> Select[Any]:
+        # Columns, not ORM objects, and one UPDATE for the batch: the relay shares the
+        # API's event loop, and per-object bookkeeping of 200 rows showed in profiles.
+        return (
+            select(OUTBOX.c.seq, OUTBOX.c.topic, OUTBOX.c.payload, OUTBOX.c.created_at)
+            .where(OUTBOX.c.published_at.is_(None))
+            .order_by(OUTBOX.c.seq)
+            .limit(self.batch_size)
+        )
+
+    async def _publish(self, rows: Sequence[Row[Any]]) -> str | None:
+        """Publish the batch; None when it went out, else the error."""
+        items = [(row.topic, CloudEvent.model_validate(row.payload)) for row in rows]
+        try:
+            await self.publisher.publish_batch(items)
+        except Exception as exc:
+            # Some of the batch may have gone out: delivery is at least once, and
+            # consumers are idempotent, so the whole batch is sent again later.
+            log.warning(
+                "outbox publish failed; will retry",
+                extra={"event_id": items[0][1].id, "seq": rows[0].seq},
             )
-            for row in rows:
-                OUTBOX_PUBLISH_LAG.observe((now - row.created_at).total_seconds())
-            return len(rows), False
+            return f"{type(exc).__name__}: {exc}"[:2000]
+        return None
+
+    def _mark(self, rows: Sequence[Row[Any]], error: str | None) -> Update:
+        if error is not None:
+            return (
+                update(OUTBOX)
+                .where(OUTBOX.c.seq == rows[0].seq)
+                .values(attempts=OUTBOX.c.attempts + 1, last_error=error)
+            )
+        now = datetime.now(UTC)
+        for row in rows:
+            OUTBOX_PUBLISH_LAG.observe((now - row.created_at).total_seconds())
+        return (
+            update(OUTBOX)
+            .where(OUTBOX.c.seq.in_([row.seq for row in rows]))
+            .values(published_at=now)
+        )

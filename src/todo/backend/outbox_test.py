@@ -3,6 +3,7 @@ told to refuse: what stays, what is retried, in which order."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
@@ -14,7 +15,7 @@ from todo.backend.migrate import upgrade_async
 from todo.backend.models import OutboxEvent
 from todo.backend.outbox import OutboxRelay, add_event
 from todo.domain.events import CloudEvent, RefreshData, refresh_event
-from todo.shared.db import create_engine, session_factory
+from todo.shared.db import create_engine, is_sqlite, open_database, session_factory
 
 
 @dataclass
@@ -84,3 +85,40 @@ async def test_a_refused_batch_stays_and_goes_out_in_order_later(
     assert all(row.published_at is not None for row in rows)
     # One publishing moment per batch.
     assert len({row.published_at for row in rows}) == 2
+
+
+@dataclass
+class StalledPublisher:
+    """A publish that hangs until released, as one to a slow broker does."""
+
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def publish(self, topic: str, event: CloudEvent) -> None:
+        await self.publish_batch([(topic, event)])
+
+    async def publish_batch(self, items: Sequence[tuple[str, CloudEvent]]) -> None:
+        self.entered.set()
+        await self.release.wait()
+
+
+async def test_on_sqlite_a_slow_publish_never_holds_the_writer(database_url: str) -> None:
+    if not is_sqlite(database_url):
+        pytest.skip("PostgreSQL keeps the batch under its relay lock, on a pool of its own")
+    await upgrade_async(database_url)
+    database = open_database(database_url)
+    try:
+        assert database.single_writer_connection
+        publisher = StalledPublisher()
+        relay = OutboxRelay(database.writes, publisher, reads=database.reads)
+        await stage(database.writes, 3)
+        publishing = asyncio.create_task(relay.publish_pending())
+        await asyncio.wait_for(publisher.entered.wait(), 10)
+        # The API's next change goes through while the publish hangs.
+        await asyncio.wait_for(stage(database.writes, 1), 10)
+        publisher.release.set()
+        assert await publishing == (3, False)
+        rows = await outbox(database.writes)
+        assert [row.published_at is not None for row in rows] == [True, True, True, False]
+    finally:
+        await database.dispose()

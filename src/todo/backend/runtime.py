@@ -17,14 +17,14 @@ from todo.backend.settings import BackendSettings
 from todo.backend.user_cache import UserCache
 from todo.domain.ports import EventBus
 from todo.shared.background import Background
+from todo.shared.db import Database
 from todo.shared.scheduler_db import DatabaseScheduler
 
 
 @dataclass
 class Runtime:
     settings: BackendSettings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    database: Database
     bus: EventBus
     relay: OutboxRelay
     live: LiveUpdates
@@ -34,6 +34,20 @@ class Runtime:
     users: UserCache = field(default_factory=UserCache)
     scheduler: DatabaseScheduler | None = None
     task_gateway: LocalTaskGateway | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.database.engine
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for changes (transactions)."""
+        return self.database.writes
+
+    @property
+    def reads(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for queries (no transaction round trips)."""
+        return self.database.reads
 
     def background(self) -> Sequence[Background]:
         """What runs in the background, in start order (stopped in reverse)."""

@@ -64,7 +64,8 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in _COMMON.items():
                     headers.setdefault(name, value)
-                headers.setdefault("Content-Security-Policy", _policy(path, headers))
+                policy = _policy(path, message["status"], headers)
+                headers.setdefault("Content-Security-Policy", policy)
                 if https:
                     headers.setdefault("Strict-Transport-Security", HSTS)
             await send(message)
@@ -72,9 +73,13 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def _policy(path: str, headers: MutableHeaders) -> str:
+def _policy(path: str, status: int, headers: MutableHeaders) -> str:
     if path in DOCS_PATHS:
         return DOCS_POLICY
     if headers.get("content-type", "").startswith(("text/html", "image/svg")):
+        return PAGE_POLICY
+    # A 304 has no content type, yet the browser stores its headers over the cached page's:
+    # a revalidated page must keep the page's policy, or its reload can load no script.
+    if status == 304 and not path.startswith("/api/"):
         return PAGE_POLICY
     return API_POLICY

@@ -35,11 +35,17 @@ _TIMEOUT_RESPONSE = (
 class DeadlineProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a read deadline per request."""
 
-    read_timeout: float = 20.0
+    # Set on a subclass for one server (tests); else read from this process's settings
+    # (each worker process of a multi-process server reads its own).
+    read_timeout: float | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._read_deadline: asyncio.TimerHandle | None = None
+        if self.read_timeout is None:
+            from todo.backend.settings import get_settings
+
+            self.read_timeout = get_settings().request_read_timeout_seconds
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -60,6 +66,7 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def _arm(self) -> None:
         self._disarm()
+        assert self.read_timeout is not None
         self._read_deadline = self.loop.call_later(self.read_timeout, self._deadline_passed)
 
     def _disarm(self) -> None:
@@ -79,12 +86,16 @@ class DeadlineProtocol(HttpToolsProtocol):
 
 
 def server_config(app: Any, settings: BackendSettings, **overrides: Any) -> uvicorn.Config:
-    """The server of `app` as the backend runs it (also used by tests of real serving)."""
-    protocol = type(
-        "BackendProtocol",
-        (DeadlineProtocol,),
-        {"read_timeout": settings.request_read_timeout_seconds},
-    )
+    """The server of `app` as the backend runs it (also used by tests of real serving).
+    With `settings.workers` > 1, `app` is the import string of an app factory: each worker
+    process builds its own app and reads the same settings from the environment."""
+    protocol: type[DeadlineProtocol] = DeadlineProtocol
+    if settings.workers == 1:
+        protocol = type(
+            "BackendProtocol",
+            (DeadlineProtocol,),
+            {"read_timeout": settings.request_read_timeout_seconds},
+        )
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -93,6 +104,8 @@ def server_config(app: Any, settings: BackendSettings, **overrides: Any) -> uvic
         "access_log": False,
         "http": protocol,
         "timeout_keep_alive": settings.keep_alive_seconds,
+        "workers": settings.workers,
+        "factory": isinstance(app, str),
         **overrides,
     }
     return uvicorn.Config(app, **options)

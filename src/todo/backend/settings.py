@@ -79,6 +79,9 @@ class BackendSettings(BaseSettings):
     # Run the reminder machinery in this process, with the database scheduler (the embedded
     # shape); false when a worker service consumes the events.
     embedded_worker: bool = True
+    # Server processes sharing the port (uvicorn workers), to use every core: more than
+    # one needs the Kafka bus (each process its own live-update consumer) and PostgreSQL.
+    workers: int = Field(default=1, ge=1, le=64)
     # The Dapr app API token: internal endpoints accept only calls that carry it.
     app_api_token: str = ""
     # Apply Alembic migrations at start-up (the embedded shape); Kubernetes runs a Job.
@@ -108,6 +111,28 @@ class BackendSettings(BaseSettings):
             raise ValueError(
                 "TODO_JWKS_URL is set but TODO_EXTERNAL_ISSUER is not: set it to the issuer "
                 "(the tokens' `iss`) whose keys TODO_JWKS_URL serves"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _workers_need_a_shared_bus(self) -> Self:
+        if self.workers > 1 and (self.bus is not BusKind.KAFKA or self.embedded_worker):
+            raise ValueError(
+                "TODO_WORKERS > 1 needs TODO_BUS=kafka and TODO_EMBEDDED_WORKER=false: every "
+                "process must see every live update (an in-process bus keeps them to itself, "
+                "and Dapr delivers each to one process of the app); with Dapr, run more pods"
+            )
+        if self.workers > 1 and not self.resolved_database_url().startswith("postgres"):
+            raise ValueError("TODO_WORKERS > 1 needs PostgreSQL (TODO_DATABASE_URL)")
+        if self.workers > 1 and not self.jwt_secret:
+            raise ValueError(
+                "TODO_WORKERS > 1 needs TODO_JWT_SECRET: every process must sign with one key"
+            )
+        if self.workers > 1 and (self.internal_port or self.metrics_port):
+            raise ValueError(
+                "TODO_WORKERS > 1 serves one listener: unset TODO_INTERNAL_PORT and "
+                "TODO_METRICS_PORT (the separate listeners are for the Dapr shape, one process "
+                "a pod)"
             )
         return self
 

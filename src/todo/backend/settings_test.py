@@ -72,3 +72,33 @@ def test_rates_must_be_in_limits_notation() -> None:
         BackendSettings(sign_in_rate="lots")
     assert "COUNT/PERIOD" in str(refused.value)
     assert BackendSettings(sign_in_rate="1/second;10/minute").sign_in_rate
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({}, "TODO_BUS=kafka"),
+        ({"bus": "dapr", "embedded_worker": False}, "TODO_BUS=kafka"),
+        ({"bus": "kafka", "embedded_worker": True}, "TODO_EMBEDDED_WORKER=false"),
+        ({"bus": "kafka", "embedded_worker": False, "database_url": ""}, "PostgreSQL"),
+        ({"bus": "kafka", "embedded_worker": False, "jwt_secret": ""}, "TODO_JWT_SECRET"),
+        ({"bus": "kafka", "embedded_worker": False, "internal_port": 8002}, "TODO_INTERNAL_PORT"),
+        ({"bus": "kafka", "embedded_worker": False, "metrics_port": 9102}, "TODO_METRICS_PORT"),
+    ],
+)
+def test_several_server_processes_need_a_shared_bus_database_and_key(
+    fields: dict[str, Any], reason: str
+) -> None:
+    given = {
+        "workers": 2,
+        "database_url": "postgresql+asyncpg://db/todo",
+        "jwt_secret": STRONG,
+        **fields,
+    }
+    with pytest.raises(ValidationError, match=reason):
+        BackendSettings.model_validate(given)
+    listeners = ("internal_port", "metrics_port")
+    ok = {k: v for k, v in given.items() if k not in listeners}
+    ok |= {"bus": "kafka", "embedded_worker": False, "jwt_secret": STRONG}
+    ok["database_url"] = "postgresql+asyncpg://db/todo"
+    assert BackendSettings.model_validate(ok).workers == 2

@@ -50,6 +50,8 @@ CLUSTER_CIDR = "10.244.0.0/16"
 POD_SUBNET = "10.244.0.0/24"
 CNI_BRIDGE = "todo-cni0"
 CNI_NETWORK = "todo-pods"
+# What kubelet adds to the host's iptables (its localnet firewall and its canaries).
+KUBELET_CHAINS = ("KUBE-FIREWALL", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT")
 
 ETCD = "/usr/bin/etcd"
 CONTAINERD = "/usr/bin/containerd"
@@ -703,6 +705,34 @@ disabled_plugins = [
                         capture_output=True,
                         check=False,
                     )
+        self._remove_kubelet_chains()
+
+    @staticmethod
+    def _remove_kubelet_chains() -> None:
+        """The chains kubelet makes at start (kube-proxy --cleanup leaves them): the jumps
+        to them first, then the chains, in IPv4 and IPv6."""
+        for program in ("iptables", "ip6tables"):
+            for table in ("nat", "filter", "mangle"):
+                rules = subprocess.run(
+                    [program, "-t", table, "-S"], capture_output=True, text=True, check=False
+                ).stdout.splitlines()
+                for rule in rules:
+                    words = rule.split()
+                    if (
+                        words[:1] == ["-A"]
+                        and words[1] not in KUBELET_CHAINS
+                        and any(f"-j {chain}" in rule for chain in KUBELET_CHAINS)
+                    ):
+                        subprocess.run(
+                            [program, "-t", table, "-D", *words[1:]],
+                            capture_output=True,
+                            check=False,
+                        )
+                for chain in KUBELET_CHAINS:
+                    for action in ("-F", "-X"):
+                        subprocess.run(
+                            [program, "-t", table, action, chain], capture_output=True, check=False
+                        )
 
     def stop(self, *, keep_images: bool = True) -> None:
         """Drain the node, stop every daemon (last started, first stopped), undo what they

@@ -348,8 +348,15 @@ def up(argv: Sequence[str] | None = None) -> int:
         metavar="TOOL",
         help=f"only build the tools (all, or these: {', '.join(t.name for t in TOOLS)}) and exit",
     )
+    parser.add_argument(
+        "--check-builds",
+        action="store_true",
+        help="only say which tools are built; exit 1 unless all of them are",
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
+        if args.check_builds:
+            return toolcache.cli(TOOLS, ["--check"], prog="up --check-builds")
         if args.build_only is not None:
             return toolcache.cli(TOOLS, ["--build-only", *args.build_only], prog="up --build-only")
         if args.image_registry and not args.existing:

@@ -594,20 +594,26 @@ def build_all(tools: Sequence[Tool], log: Log = _log) -> list[Path]:
 
 def cli(tools: Sequence[Tool], argv: Sequence[str] | None = None, prog: str = "toolcache") -> int:
     """``--build-only [NAME...]`` builds the named tools (all when none is named); ``--list``
-    (or no argument) shows each tool, its state and its recipe."""
+    (or no argument) shows each tool, its state and its recipe; ``--check`` lists them too
+    and exits 1 unless every one is cached (CI decides with it whether a stage fits)."""
     by_name = {tool.name: tool for tool in tools}
     parser = argparse.ArgumentParser(prog=prog, description="Build or list cached tools.")
     parser.add_argument(
         "--build-only", nargs="*", metavar="NAME", help="build these (every tool: none named)"
     )
     parser.add_argument("--list", action="store_true", help="list every tool and its state")
+    parser.add_argument(
+        "--check", action="store_true", help="list, and exit 1 unless every tool is cached"
+    )
     args = parser.parse_args(argv)
-    if args.list or args.build_only is None:
+    if args.list or args.check or args.build_only is None:
+        missing = 0
         for tool in tools:
             record = build_record(tool) if cached(tool) else None
             state = f"cached ({record.get('seconds')}s to build)" if record else "not built"
+            missing += record is None
             print(f"{tool.name:<22} {tool.version:<9} {state:<26} {tool.recipe.describe()}")
-        return 0
+        return 1 if args.check and missing else 0
     unknown = [name for name in args.build_only if name not in by_name]
     if unknown:
         print(

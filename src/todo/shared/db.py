@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
@@ -105,13 +106,21 @@ def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 10, *, single_writer: bool = False) -> AsyncEngine:
+    """An engine of `url`. PostgreSQL connections are not pinged before each use (a round
+    trip per request, a tenth of the backend's CPU under load): a connection the server
+    dropped fails its first use, which invalidates the whole pool, so after a restart one
+    request answers 503 and the next ones get fresh connections. `single_writer` (SQLite):
+    one connection, so writers queue in the pool in order instead of sleeping in SQLite's
+    busy handler (which sleeps up to 100 ms a try, and made 16 writers wait a second)."""
     kwargs: dict[str, Any] = {}
     if is_sqlite(url):
-        # One writer at a time in SQLite: wait for the lock instead of failing at once.
+        # The busy timeout still covers another process writing the same file.
         kwargs["connect_args"] = {"timeout": 30}
+        if single_writer:
+            kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
     else:
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
         # A database that stops answering (a partition, a half-open connection) fails a
         # request after these instead of holding it, and a pooled connection, forever.
         kwargs["connect_args"] = {"timeout": 10, "command_timeout": 30}
@@ -133,6 +142,50 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
 
 
 AfterCommit = Callable[[Session], None]
+
+
+@dataclass
+class Database:
+    """One process's database, with sessions for each kind of work:
+
+    - `writes`: transactions for changes. On SQLite they share one connection: writers
+      queue in order, the way SQLite serialises them anyway, and readers never wait for
+      them (WAL).
+    - `reads`: queries, without a transaction (no BEGIN and ROLLBACK round trips; each
+      statement reads one consistent snapshot). On PostgreSQL the same pool in autocommit
+      mode; on SQLite an engine of their own, so readers run beside the writer.
+    """
+
+    engine: AsyncEngine
+    read_engine: AsyncEngine
+    writes: async_sessionmaker[AsyncSession]
+    reads: async_sessionmaker[AsyncSession]
+    # SQLite: one writer connection that nothing may hold across a slow await.
+    single_writer_connection: bool = False
+
+    async def dispose(self) -> None:
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
+        await self.engine.dispose()
+
+
+def open_database(
+    url: str, pool_size: int = 10, after_commit: AfterCommit | None = None
+) -> Database:
+    """Engines and session factories of `url` (no connection is made yet)."""
+    engine = create_engine(url, pool_size, single_writer=True)
+    if is_sqlite(url):
+        read_engine = create_engine(url, pool_size)
+    else:
+        read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+    reads = async_sessionmaker(read_engine, expire_on_commit=False, autoflush=False)
+    return Database(
+        engine,
+        read_engine,
+        session_factory(engine, after_commit),
+        reads,
+        single_writer_connection=is_sqlite(url),
+    )
 
 
 def session_factory(

@@ -36,6 +36,15 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
+async def get_read_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    async with runtime.reads() as session:
+        yield session
+
+
+# For routes that only read: no transaction, and on SQLite never behind a writer.
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
+
+
 async def get_client_address(request: Request) -> str:
     """The key rate limits count against (behind a proxy, uvicorn's `proxy_headers` and
     FORWARDED_ALLOW_IPS make this the client's address, not the proxy's)."""
@@ -64,7 +73,6 @@ class Caller:
 
 async def get_caller(
     runtime: RuntimeDep,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     if credentials is None:
@@ -72,12 +80,15 @@ async def get_caller(
     token = credentials.credentials
     try:
         if runtime.tokens.is_local(token):
-            return await _local_caller(runtime, session, runtime.tokens.verify_local(token))
+            return await _local_caller(runtime, runtime.tokens.verify_local(token))
         claims = await runtime.tokens.verify_external(token)
         key = auth.external_key(claims)
         user = runtime.users.get(key)
         if user is None:
-            user = runtime.users.remember(key, await auth.user_for_external_claims(session, claims))
+            # The first sign-in of an identity makes its account: a write of its own.
+            async with runtime.sessions() as writes:
+                found = await auth.user_for_external_claims(writes, claims)
+            user = runtime.users.remember(key, found)
     except auth.InvalidToken as exc:
         raise Unauthorized(f"invalid token: {exc}") from exc
     except auth.ExternalEmailTaken:
@@ -90,13 +101,14 @@ async def get_caller(
     return Caller(user, datetime.fromtimestamp(int(claims["exp"]), UTC), None)
 
 
-async def _local_caller(
-    runtime: Runtime, session: AsyncSession, claims: auth.AccessClaims
-) -> Caller:
+async def _local_caller(runtime: Runtime, claims: auth.AccessClaims) -> Caller:
     user = runtime.users.get(claims.user_id)
     if user is None or user.token_version < claims.version:
-        # Not remembered, or remembered before a newer version was issued elsewhere.
-        stored = await session.get(User, claims.user_id)
+        # Not remembered, or remembered before a newer version was issued elsewhere. A
+        # session of its own, closed at once: the request's own session (a write's
+        # transaction) must not wait for a second pooled connection this one holds.
+        async with runtime.reads() as session:
+            stored = await session.get(User, claims.user_id)
         if stored is None:
             raise Unauthorized("token of an unknown user")
         user = runtime.users.remember(claims.user_id, stored)

@@ -44,12 +44,16 @@ def _emit(
     tags: list[str],
     changed: list[str] | None = None,
     *,
-    version: int | None = None,
+    deleted: bool = False,
 ) -> None:
     state = snapshot(task, tags)
-    if version is not None:
-        state = state.model_copy(update={"version": version})
-    add_event(session, task_event(event_type, state, changed_fields=changed, time=task.updated_at))
+    # An event's time is when its change happened: the row's update, or now for a deletion
+    # (the deleted row still holds the time of its last update, maybe long before).
+    at = task.updated_at
+    if deleted:
+        state = state.model_copy(update={"version": task.version + 1})
+        at = utcnow()
+    add_event(session, task_event(event_type, state, changed_fields=changed, time=at))
     add_event(
         session,
         refresh_event(
@@ -256,7 +260,7 @@ async def _withdraw_generated_successor(session: AsyncSession, task: TaskRow) ->
         return
     tags = (await tags_of(session, [successor.id]))[successor.id]
     await session.execute(delete(TASK_TAGS).where(TASK_TAGS.c.task_id == successor.id))
-    _emit(session, EventType.TASK_DELETED, successor, tags, version=successor.version + 1)
+    _emit(session, EventType.TASK_DELETED, successor, tags, deleted=True)
 
 
 async def snooze(session: AsyncSession, owner_id: str, task_id: str, until: datetime) -> TaskPublic:
@@ -300,7 +304,7 @@ async def delete_task(
             await session.rollback()
             continue
         await session.execute(delete(TASK_TAGS).where(TASK_TAGS.c.task_id == task_id))
-        _emit(session, EventType.TASK_DELETED, deleted, tags, version=deleted.version + 1)
+        _emit(session, EventType.TASK_DELETED, deleted, tags, deleted=True)
         await session.commit()
         return
     raise _still_contended(task)

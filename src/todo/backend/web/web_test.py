@@ -67,6 +67,8 @@ async def test_index_is_revalidated_with_an_etag_and_a_strict_csp(
     assert again.status_code == 304
     assert again.content == b""
     assert again.headers["etag"] == etag
+    # The browser keeps a 304's headers over the cached page's: the policy must not change.
+    assert again.headers["content-security-policy"] == PAGE_POLICY
     stale = await client.get("/", headers={"If-None-Match": '"other"', "Accept-Encoding": ""})
     assert stale.status_code == 200
 

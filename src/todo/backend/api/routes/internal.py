@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from todo.backend import notifications
-from todo.backend.api.deps import SessionDep
+from todo.backend.api.deps import ReadSessionDep, SessionDep
 from todo.backend.reminder_tasks import reminder_tasks
 from todo.backend.tasks import commands, queries
 from todo.domain.errors import NotFound
@@ -41,7 +41,7 @@ class ReminderResult(BaseModel):
 
 @router.get("/reminder-tasks")
 async def list_reminder_tasks(
-    session: SessionDep,
+    session: ReadSessionDep,
     after: Annotated[str | None, Query(max_length=36, description="cursor: a task id")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     changed_within_seconds: Annotated[int, Query(ge=0, le=30 * 24 * 3600)] = 3600,
@@ -52,7 +52,7 @@ async def list_reminder_tasks(
 
 
 @router.get("/tasks/{task_id}")
-async def get_task(task_id: str, session: SessionDep) -> TaskSnapshot:
+async def get_task(task_id: str, session: ReadSessionDep) -> TaskSnapshot:
     found = await queries.load_snapshot(session, task_id)
     if found is None:
         raise NotFound("task", task_id)

@@ -17,7 +17,7 @@ from fastapi import APIRouter
 from sqlmodel import col, select
 from sse_starlette.sse import EventSourceResponse
 
-from todo.backend.api.deps import Caller, CallerDep, RuntimeDep, SessionDep
+from todo.backend.api.deps import Caller, CallerDep, ReadSessionDep, RuntimeDep
 from todo.backend.api.errors import ApiError, responses
 from todo.backend.live import TooManyStreams
 from todo.backend.models import User
@@ -35,7 +35,7 @@ router = APIRouter(tags=["live"])
     },
 )
 async def stream(
-    caller: CallerDep, runtime: RuntimeDep, session: SessionDep
+    caller: CallerDep, runtime: RuntimeDep, session: ReadSessionDep
 ) -> EventSourceResponse:
     """`refresh` events tell the client what to reload (`data` is a JSON RefreshData);
     `expired` says the token ended and the stream with it."""
@@ -87,7 +87,7 @@ async def stream(
 async def _revoked(runtime: Runtime, caller: Caller) -> bool:
     if caller.token_version is None:
         return False
-    async with runtime.sessions() as session:
+    async with runtime.reads() as session:
         version = await session.scalar(
             select(User.token_version).where(col(User.id) == caller.user.id)
         )

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from todo.backend import notifications
-from todo.backend.api.deps import CurrentUser, SessionDep
+from todo.backend.api.deps import CurrentUser, ReadSessionDep, SessionDep
 from todo.backend.models import NotificationPublic, NotificationsPublic
 from todo.domain.bounds import SafeText
 
@@ -17,7 +17,7 @@ NotificationId = Annotated[SafeText, Path(max_length=64)]
 @router.get("")
 async def list_notifications(
     user: CurrentUser,
-    session: SessionDep,
+    session: ReadSessionDep,
     unread: Annotated[bool, Query(description="only unread ones")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> NotificationsPublic:

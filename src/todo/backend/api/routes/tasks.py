@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
-from fastapi.responses import JSONResponse
 
-from todo.backend.api.deps import CurrentUser, SessionDep
+from todo.backend.api.deps import CurrentUser, ReadSessionDep, SessionDep
 from todo.backend.api.errors import ApiError, field_error
 from todo.backend.models import SnoozeRequest, TaskCreate, TaskPublic, TasksPublic, TaskUpdate
 from todo.backend.tasks import commands, queries
@@ -57,23 +56,27 @@ def parse_if_match(value: str | None) -> int | None:
     )
 
 
-def _task_response(task: TaskPublic, status_code: int = 200) -> JSONResponse:
-    return JSONResponse(
-        task.model_dump(mode="json"), status_code=status_code, headers={"ETag": etag(task)}
+def _task_response(task: TaskPublic, status_code: int = 200) -> Response:
+    # Serialized once, by pydantic's own JSON encoder: no dict in between to dump again.
+    return Response(
+        task.model_dump_json(),
+        status_code=status_code,
+        media_type="application/json",
+        headers={"ETag": etag(task)},
     )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TaskPublic, responses=INVALID)
-async def create_task(body: TaskCreate, user: CurrentUser, session: SessionDep) -> JSONResponse:
+async def create_task(body: TaskCreate, user: CurrentUser, session: SessionDep) -> Response:
     return _task_response(
         await commands.create_task(session, user.id, body), status.HTTP_201_CREATED
     )
 
 
-@router.get("")
+@router.get("", response_model=TasksPublic)
 async def list_tasks(
     user: CurrentUser,
-    session: SessionDep,
+    session: ReadSessionDep,
     q: Annotated[SafeText | None, Query(max_length=200, description="full-text search")] = None,
     status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
     priority: Annotated[list[Priority] | None, Query(max_length=len(Priority))] = None,
@@ -87,7 +90,7 @@ async def list_tasks(
     sort: Annotated[queries.SortKey, Query()] = "due",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-) -> TasksPublic:
+) -> Response:
     """The caller's tasks, filtered, searched, sorted and paged (`count` is the total)."""
     if due_after is not None and due_before is not None and due_after >= due_before:
         raise field_error(["query", "due_before"], "due_before must be later than due_after")
@@ -104,11 +107,12 @@ async def list_tasks(
         offset=offset,
     )
     data, count = await queries.list_tasks(session, user.id, query)
-    return TasksPublic(data=data, count=count, limit=limit, offset=offset)
+    page = TasksPublic.model_construct(data=data, count=count, limit=limit, offset=offset)
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=NOT_FOUND)
-async def get_task(task_id: TaskId, user: CurrentUser, session: SessionDep) -> JSONResponse:
+async def get_task(task_id: TaskId, user: CurrentUser, session: ReadSessionDep) -> Response:
     return _task_response(await queries.get_public(session, user.id, task_id))
 
 
@@ -123,7 +127,7 @@ async def update_task(
     user: CurrentUser,
     session: SessionDep,
     if_match: IfMatch = None,
-) -> JSONResponse:
+) -> Response:
     """Change the fields present in the body. Send `If-Match` (or `version`) to refuse
     the change when somebody else changed the task since you read it."""
     return _task_response(
@@ -152,7 +156,7 @@ async def delete_task(
 )
 async def complete_task(
     task_id: TaskId, user: CurrentUser, session: SessionDep, if_match: IfMatch = None
-) -> JSONResponse:
+) -> Response:
     """Complete the task; a recurring task's next occurrence is created from it.
     Completing a completed task changes nothing."""
     return _task_response(
@@ -169,7 +173,7 @@ async def complete_task(
 )
 async def reopen_task(
     task_id: TaskId, user: CurrentUser, session: SessionDep, if_match: IfMatch = None
-) -> JSONResponse:
+) -> Response:
     """Take a completion back. The next occurrence it generated goes again, unless it was
     changed since."""
     return _task_response(
@@ -182,7 +186,7 @@ async def reopen_task(
 @router.post("/{task_id}/snooze", response_model=TaskPublic, responses={**NOT_FOUND, **INVALID})
 async def snooze_task(
     task_id: TaskId, body: SnoozeRequest, user: CurrentUser, session: SessionDep
-) -> JSONResponse:
+) -> Response:
     """Remind again after `minutes`, or at `until`."""
     until = commands.snooze_until(body.minutes, body.until)
     return _task_response(await commands.snooze(session, user.id, task_id, until))
