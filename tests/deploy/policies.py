@@ -448,12 +448,14 @@ def project_violations(
             found.append(f"AppProject/{name}: allows Applications outside {argocd_namespace}")
     for app_name, (app, docs) in sorted(deployed.items()):
         project_name = str(app["spec"].get("project", ""))
-        project = by_name.get(project_name)
-        if project is None:
+        app_project = by_name.get(project_name)
+        if app_project is None:
             found.append(f"Application/{app_name}: project {project_name!r} is not ours")
             continue
-        kinds = _kinds(project)
-        namespaces = {str(d["namespace"]) for d in project["spec"].get("destinations") or []}
+        kinds = _kinds(app_project)
+        namespaces = {
+            str(d["namespace"]) for d in app_project["spec"].get("destinations") or []
+        }
         target = str(app["spec"]["destination"].get("namespace", ""))
         for doc in docs:
             where = doc.get("metadata", {}).get("namespace") or target

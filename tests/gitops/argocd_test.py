@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from gitops.checks import app, assert_hook_ran_before_the_backend, listed, read, when
 from kubernetes import client as k8s
 
-from gitops.checks import app, assert_hook_ran_before_the_backend, listed, read, when
 from todo.cluster import argocd, gitops, gitserver
 from todo.cluster.deliver import Target
 

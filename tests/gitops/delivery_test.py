@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from kubernetes import client as k8s
-
 from gitops.checks import app, assert_hook_ran_before_the_backend, push, read, record
 from gitops.traffic import Traffic, steady_traffic
+from kubernetes import client as k8s
+
 from todo.cluster import argocd, gitops
 from todo.cluster.deliver import Delivery, Target, deliver, version_served
 from todo.cluster.gitserver import git

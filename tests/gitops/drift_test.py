@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from kubernetes import client as k8s
-
 from gitops.checks import push, read, record
 from gitops.traffic import steady_traffic
+from kubernetes import client as k8s
+
 from todo.cluster import argocd, gitops, kube
 from todo.cluster.deliver import Target, version_served
 from todo.cluster.gitserver import git
