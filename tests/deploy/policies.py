@@ -453,9 +453,7 @@ def project_violations(
             found.append(f"Application/{app_name}: project {project_name!r} is not ours")
             continue
         kinds = _kinds(app_project)
-        namespaces = {
-            str(d["namespace"]) for d in app_project["spec"].get("destinations") or []
-        }
+        namespaces = {str(d["namespace"]) for d in app_project["spec"].get("destinations") or []}
         target = str(app["spec"]["destination"].get("namespace", ""))
         for doc in docs:
             where = doc.get("metadata", {}).get("namespace") or target
