@@ -264,7 +264,8 @@ def install(api: k8s.ApiClient, images: Mapping[str, str] | None = None) -> None
 
 
 def uninstall(api: k8s.ApiClient) -> None:
-    """Remove the Applications (their finalizers prune what they deployed), then Argo CD."""
+    """Drop the Applications' finalizers (no pruning: ``down`` deletes the namespaces of what
+    they deployed), then remove Argo CD: its cluster-wide objects and its namespace."""
     custom = k8s.CustomObjectsApi(api)
     with contextlib.suppress(ApiException):
         listed = cast(
