@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from deploy import policies
 from gitops.checks import app, assert_hook_ran_before_the_backend, listed, read, when
 from kubernetes import client as k8s
 
@@ -58,6 +61,28 @@ def test_the_project_cannot_grant_itself_more(api: k8s.ApiClient) -> None:
             name,
             conditions,
         )
+
+
+def test_what_argo_cd_holds_passes_the_policy_of_the_rendered_projects(
+    api: k8s.ApiClient,
+) -> None:
+    """tests/deploy's project policy, over the live AppProjects (the emptied `default`
+    included) and what each Application reports it manages."""
+    projects = listed(api, "AppProject", argocd.NAMESPACE, api_version="argoproj.io/v1alpha1")
+    assert {p["metadata"]["name"] for p in projects} >= {"default", "todo-cloud"}
+    deployed: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+    for name in gitops.APPS:
+        application = app(api, name)
+        managed = [
+            {
+                "apiVersion": "/".join(p for p in (r.get("group", ""), r["version"]) if p),
+                "kind": r["kind"],
+                "metadata": {"name": r["name"], "namespace": r.get("namespace", "")},
+            }
+            for r in application["status"]["resources"]
+        ]
+        deployed[name] = (application, managed)
+    assert policies.project_violations(projects, deployed, argocd_namespace=argocd.NAMESPACE) == []
 
 
 def test_the_waves_synced_dapr_first_and_the_hook_before_the_backend(api: k8s.ApiClient) -> None:
