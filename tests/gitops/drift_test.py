@@ -71,6 +71,7 @@ def test_a_broken_chart_value_fails_the_sync_and_the_running_version_stays(
     api: k8s.ApiClient, session: argocd.ArgoCDApi, target: Target, workdir: Path
 ) -> None:
     before = version_served(target)
+    assert before, "the backend does not answer through the ingress"
     values = workdir / "gitops" / "envs" / gitops.ENVIRONMENT / "backend.yaml"
     good = values.read_text()
     values.write_text(good + BROKEN_VALUE)
@@ -121,7 +122,7 @@ def check_the_broken_sync(
     assert "one or more objects failed to apply" in status.message, status
     assert "Invalid value" in status.message, status
     operation = session.application(BACKEND_APP)["status"]["operationState"]
-    refused = [r for r in operation["syncResult"]["resources"] if r["status"] == "SyncFailed"]
+    refused = [r for r in operation["syncResult"]["resources"] if r.get("status") == "SyncFailed"]
     assert [(r["kind"], r["name"]) for r in refused] == [("Deployment", "todo-backend")], operation
     assert all("Invalid value" in r["message"] for r in refused), operation
     assert status.sync == "OutOfSync"
