@@ -62,7 +62,11 @@ def record(name: str, seconds: dict[str, float], **extra: object) -> None:
 
 def assert_hook_ran_before_the_backend(api: k8s.ApiClient, backend: dict[str, Any]) -> None:
     """The backend Application's last sync: the migrations Job ran as a PreSync hook and
-    succeeded, and completed before the Deployment's newest ReplicaSet was created."""
+    succeeded, and completed before any pod of the Deployment's newest revision started.
+
+    Pods, not the ReplicaSet: a rollback scales an older ReplicaSet back up (Kubernetes
+    reuses it and only bumps its revision), so its creation time says nothing about this
+    sync, while its pods are created anew."""
     operation = backend["status"]["operationState"]
     assert operation["phase"] == "Succeeded", operation
     results = operation["syncResult"]["resources"]
@@ -72,13 +76,18 @@ def assert_hook_ran_before_the_backend(api: k8s.ApiClient, backend: dict[str, An
     (deployment,) = (r for r in results if r["kind"] == "Deployment")
     assert deployment["syncPhase"] == "Sync"
     live_job = read(api, "Job", job["name"], job["namespace"], "batch/v1")
-    replica_sets = listed(
-        api, "ReplicaSet", deployment["namespace"], "app.kubernetes.io/name=todo-backend", "apps/v1"
-    )
+    selector = "app.kubernetes.io/name=todo-backend"
+    replica_sets = listed(api, "ReplicaSet", deployment["namespace"], selector, "apps/v1")
     newest = max(
         replica_sets,
         key=lambda rs: int(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]),
     )
+    template_hash = newest["metadata"]["labels"]["pod-template-hash"]
+    pods = listed(
+        api, "Pod", deployment["namespace"], f"{selector},pod-template-hash={template_hash}"
+    )
+    assert pods, f"no pod of the newest revision ({newest['metadata']['name']})"
     finished = live_job["status"].get("completionTime")
     assert finished is not None, live_job["status"]
-    assert when(finished) <= when(newest["metadata"]["creationTimestamp"])
+    started = min(when(pod["metadata"]["creationTimestamp"]) for pod in pods)
+    assert when(finished) <= started, (finished, [p["metadata"]["name"] for p in pods])

@@ -192,10 +192,16 @@ class AppStatus:
         )
 
     def done_at(self, revision: str) -> bool:
-        """Synced to ``revision`` and its last sync finished."""
-        return (
-            self.sync == "Synced" and self.revision == revision and self.phase in ("", "Succeeded")
-        )
+        """Synced to ``revision``, and no sync running or failed for it.
+
+        A failed sync of an earlier revision may stay the last operation: when git comes
+        back to what the cluster runs (the revert of a commit whose sync failed), the
+        Application is Synced with nothing to apply, and Argo CD starts no operation."""
+        if self.sync != "Synced" or self.revision != revision:
+            return False
+        if self.phase in ("", "Succeeded"):
+            return True
+        return self.phase in ("Failed", "Error") and self.operation_revision != revision
 
     def __str__(self) -> str:
         extra = f"; {'; '.join(self.conditions)}" if self.conditions else ""

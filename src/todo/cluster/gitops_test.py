@@ -115,3 +115,42 @@ def test_a_push_that_is_not_a_fast_forward_is_refused(repo: Path, url: str) -> N
     assert served_head(url) == served
     push(url, repo, elsewhere, force=True)
     assert served_head(url) == elsewhere
+
+
+def application(sync: str, revision: str, phase: str, operation_revision: str) -> gitops.AppStatus:
+    """An Application as Argo CD reports it, cut to what `done_at` reads."""
+    return gitops.AppStatus.of(
+        {
+            "metadata": {"name": "minikube-todo-backend"},
+            "status": {
+                "sync": {"status": sync, "revision": revision},
+                "health": {"status": "Healthy"},
+                "operationState": {
+                    "phase": phase,
+                    "syncResult": {"revision": operation_revision},
+                }
+                if phase
+                else {},
+            },
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("sync", "revision", "phase", "operation_revision", "done"),
+    [
+        ("Synced", "new", "Succeeded", "new", True),
+        ("Synced", "new", "", "", True),
+        # The revert of a commit whose sync failed: nothing to apply, no new operation.
+        ("Synced", "new", "Failed", "broken", True),
+        ("Synced", "new", "Failed", "new", False),
+        ("Synced", "new", "Running", "new", False),
+        ("Synced", "new", "Running", "broken", False),
+        ("OutOfSync", "new", "Succeeded", "old", False),
+        ("Synced", "old", "Succeeded", "old", False),
+    ],
+)
+def test_done_at_a_revision(
+    sync: str, revision: str, phase: str, operation_revision: str, done: bool
+) -> None:
+    assert application(sync, revision, phase, operation_revision).done_at("new") is done
