@@ -23,7 +23,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,11 +123,14 @@ def validate_tag(tag: str) -> str:
     return tag
 
 
-def plan(
-    gitops_dir: Path, envs: Sequence[str], services: Sequence[str], tag: str
-) -> tuple[list[Change], list[Change], dict[Path, str]]:
-    """Check everything; return the changes, the no-ops and each changed file's new text."""
-    validate_tag(tag)
+def current_tags(gitops_dir: Path, env: str) -> dict[str, str]:
+    """Each service's tag in one environment, checked as strictly as a bump checks it."""
+    path = images_path(gitops_dir, env)
+    data = _load(path)
+    return {s: str(_tag_parent(data, path, s)[TAG_PATH[-1]]) for s in SERVICES}
+
+
+def _check_envs(gitops_dir: Path, envs: Sequence[str]) -> None:
     valid_envs = environments(gitops_dir)
     for env in envs:
         if env not in valid_envs:
@@ -136,7 +139,23 @@ def plan(
                 f"(the folders of {gitops_dir / ENVS_DIRNAME}); for a new one create "
                 f"{images_path(gitops_dir, env)}"
             )
-    for service in services:
+
+
+def plan(
+    gitops_dir: Path, envs: Sequence[str], services: Sequence[str], tag: str
+) -> tuple[list[Change], list[Change], dict[Path, str]]:
+    """Check everything; return the changes, the no-ops and each changed file's new text."""
+    return plan_tags(gitops_dir, envs, dict.fromkeys(services, tag))
+
+
+def plan_tags(
+    gitops_dir: Path, envs: Sequence[str], tags: Mapping[str, str]
+) -> tuple[list[Change], list[Change], dict[Path, str]]:
+    """`plan` with a tag of its own for each service (a promotion copies them)."""
+    for tag in tags.values():
+        validate_tag(tag)
+    _check_envs(gitops_dir, envs)
+    for service in tags:
         if service not in SERVICES:
             raise BumpError(f"unknown service {service!r}: valid ones are {', '.join(SERVICES)}")
     changes: list[Change] = []
@@ -146,7 +165,7 @@ def plan(
         path = images_path(gitops_dir, env)
         data = _load(path)
         touched = False
-        for service in dict.fromkeys(services):
+        for service, tag in tags.items():
             parent = _tag_parent(data, path, service)
             old = str(parent[TAG_PATH[-1]])
             change = Change(path=path, service=service, old=old, new=tag)
@@ -161,6 +180,20 @@ def plan(
             _yaml().dump(data, out)
             texts[path] = out.getvalue()
     return changes, unchanged, texts
+
+
+def apply(changes: Sequence[Change], unchanged: Sequence[Change], texts: Mapping[Path, str]) -> int:
+    """Write a plan and report it: the exit code of the command line."""
+    for path, text in texts.items():
+        write_atomically(path, text)
+    for change in unchanged:
+        print(f"{change.path}: {change.service} already at {change.new}", file=sys.stderr)
+    if not changes:
+        print("unchanged: every tag already had that value; nothing written", file=sys.stderr)
+        return EXIT_UNCHANGED
+    for change in changes:
+        print(f"{change.path}: {change.service} {change.old} -> {change.new}")
+    return EXIT_CHANGED
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -216,20 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     gitops_dir: Path = args.gitops_dir
     try:
-        changes, unchanged, texts = plan(gitops_dir, args.envs, args.services, args.tag)
-        for path, text in texts.items():
-            write_atomically(path, text)
+        return apply(*plan(gitops_dir, args.envs, args.services, args.tag))
     except BumpError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    for change in unchanged:
-        print(f"{change.path}: {change.service} already at {change.new}", file=sys.stderr)
-    if not changes:
-        print("unchanged: every tag already had that value; nothing written", file=sys.stderr)
-        return EXIT_UNCHANGED
-    for change in changes:
-        print(f"{change.path}: {change.service} {change.old} -> {change.new}")
-    return EXIT_CHANGED
 
 
 if __name__ == "__main__":

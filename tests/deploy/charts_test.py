@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -14,16 +16,21 @@ from deploy.render import (
     Environment,
     Helm,
     Manifest,
+    child_applications,
     environments,
     kind_name,
     load_yaml,
     parse_manifests,
     profile_values,
+    render_application,
+    render_apps,
     required_cloud_settings,
 )
 from deploy.validation import validation_errors
 
 ENVIRONMENTS = environments()
+PROJECT = "todo-cloud"
+ROOT_PROJECT = "todo-cloud-apps"
 
 
 def by_kind(docs: list[Manifest], kind: str) -> dict[str, Manifest]:
@@ -104,23 +111,17 @@ def test_cloud_environments_scale_and_minikube_stays_small(
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_appproject_allows_every_rendered_kind(rendered: dict[str, Environment], env: str) -> None:
+def test_each_application_deploys_only_what_its_project_allows(
+    rendered: dict[str, Environment], env: str
+) -> None:
     environment = rendered[env]
-    (project,) = by_kind(environment.apps, "AppProject").values()
-    allowed = {
-        (entry["group"], entry["kind"])
-        for entry in project["spec"]["namespaceResourceWhitelist"]
-        + project["spec"]["clusterResourceWhitelist"]
-    }
-    used = {
-        (str(doc["apiVersion"]).rpartition("/")[0], doc["kind"])
-        for doc in environment.all_manifests()
-    }
-    assert used - allowed == set()
-    repos = set(project["spec"]["sourceRepos"])
-    for app in by_kind(environment.apps, "Application").values():
-        assert app["spec"]["project"] == project["metadata"]["name"]
-        assert app["spec"]["source"]["repoURL"] in repos
+    projects = by_kind(environment.projects(), "AppProject")
+    deployed = environment.deployed()
+    assert policies.project_violations(projects.values(), deployed, argocd_namespace="argocd") == []
+    assert {app["spec"]["project"] for app, _ in deployed.values()} == {PROJECT, ROOT_PROJECT}
+    for app, _ in deployed.values():
+        repos = projects[app["spec"]["project"]]["spec"]["sourceRepos"]
+        assert [app["spec"]["source"]["repoURL"]] == repos
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -312,18 +313,119 @@ def test_image_tag_defaults_to_the_app_version(helm: Helm, workspace: Path) -> N
 def test_bootstrap_file_is_what_the_apps_chart_renders(
     helm: Helm, workspace: Path, env: str
 ) -> None:
-    env_dir = workspace / "gitops" / "envs" / env
-    expected = parse_manifests(
-        helm.template_text(
-            workspace / "gitops" / "apps",
-            release="todo-cloud",
-            namespace="argocd",
-            values=[env_dir / "apps.yaml", env_dir / "images.yaml"],
-            show_only=["templates/appproject.yaml", "templates/root-application.yaml"],
-        )
-    )
+    expected = render_apps(helm, workspace, env, bootstrap=True)
     actual = parse_manifests((ROOT / "gitops" / "bootstrap" / f"{env}.yaml").read_text())
     assert (
         actual == expected
     ), f"gitops/bootstrap/{env}.yaml is stale: run build-support/helm/render-bootstrap.sh"
     assert validation_errors(actual) == []
+    assert sorted(kind_name(d) for d in actual) == [
+        "AppProject/default",
+        f"AppProject/{PROJECT}",
+        f"AppProject/{ROOT_PROJECT}",
+        f"Application/{env}-todo-cloud",
+    ]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_nothing_synced_from_git_manages_an_appproject_or_the_root(
+    rendered: dict[str, Environment], env: str
+) -> None:
+    """The root renders only the child Applications; the services' project reaches only the
+    app namespace, the root's only Applications in Argo CD's, and `default` nothing: a
+    commit can change what is deployed, never what the projects permit."""
+    environment = rendered[env]
+    synced = environment.apps + [d for docs in environment.charts.values() for d in docs]
+    assert not [d for d in synced if d["kind"] == "AppProject"]
+    apps = [d for d in synced if d["kind"] == "Application"]
+    assert sorted(d["spec"]["source"]["path"] for d in apps) == [
+        "charts/todo-backend",
+        "charts/todo-dapr",
+        "charts/todo-worker",
+    ]
+    projects = by_kind(environment.bootstrap, "AppProject")
+    assert projects["default"]["spec"]["sourceRepos"] == []
+    assert projects["default"]["spec"]["destinations"] == []
+    services = projects[PROJECT]["spec"]
+    assert [d["namespace"] for d in services["destinations"]] == ["todo"]
+    root = projects[ROOT_PROJECT]["spec"]
+    assert [d["namespace"] for d in root["destinations"]] == ["argocd"]
+    assert root["namespaceResourceWhitelist"] == [{"group": "argoproj.io", "kind": "Application"}]
+    assert root["clusterResourceWhitelist"] == []
+
+
+def test_the_bootstrap_reads_the_repository_and_registry_it_is_given(
+    helm: Helm, workspace: Path
+) -> None:
+    """`render-bootstrap.sh minikube <URL>` (or the cluster command): the project, the root
+    and, through the root's values, every child Application read that repository and no
+    other; an image registry given the same way reaches every pod."""
+    url = "git://todo-git.todo-git.svc.cluster.local/todo-cloud.git"
+    registry = "127.0.0.1:5000/todo-cloud"
+    bootstrap = render_apps(
+        helm, workspace, "minikube", bootstrap=True, repo_url=url, image_registry=registry
+    )
+    projects = by_kind(bootstrap, "AppProject")
+    (root,) = by_kind(bootstrap, "Application").values()
+    for name in (PROJECT, ROOT_PROJECT):
+        assert projects[name]["spec"]["sourceRepos"] == [url]
+    assert root["spec"]["source"]["repoURL"] == url
+    handed_on = root["spec"]["source"]["helm"]["valuesObject"]
+    assert handed_on == {"repoURL": url, "targetRevision": "main", "imageRegistry": registry}
+    children = render_apps(
+        helm,
+        workspace,
+        "minikube",
+        repo_url=handed_on["repoURL"],
+        image_registry=handed_on["imageRegistry"],
+    )
+    assert {d["spec"]["source"]["repoURL"] for d in children} == {url}
+    assert {d["spec"]["source"]["targetRevision"] for d in children} == {"main"}
+    tags = load_yaml(ROOT / "gitops" / "envs" / "minikube" / "images.yaml")
+    for chart, app in child_applications(children).items():
+        images = {
+            c["image"]
+            for doc in render_application(helm, workspace, app)
+            if (spec := policies.pod_spec(doc)) is not None
+            for c in spec["containers"]
+        }
+        if chart != "todo-dapr":
+            service = chart.removeprefix("todo-")
+            assert images == {f"{registry}/{chart}:{tags[service]['image']['tag']}"}
+
+
+def test_without_a_registry_the_charts_keep_their_repositories(
+    rendered: dict[str, Environment],
+) -> None:
+    for app in rendered["minikube"].apps:
+        assert "repository" not in app["spec"]["source"]["helm"].get("valuesObject", {}).get(
+            "image", {}
+        )
+
+
+def test_render_bootstrap_script_prints_one_for_another_repository(
+    helm: Helm, workspace: Path
+) -> None:
+    url = "https://github.com/example/todo-cloud.git"
+    script = ROOT / "build-support" / "helm" / "render-bootstrap.sh"
+    result = subprocess.run(
+        ["bash", str(script), "minikube", url],
+        env={**os.environ, "HELM": helm.binary},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert parse_manifests(result.stdout) == render_apps(
+        helm, workspace, "minikube", bootstrap=True, repo_url=url
+    )
+    wrong = subprocess.run(
+        ["bash", str(script), "staging", url],
+        env={**os.environ, "HELM": helm.binary},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert wrong.returncode == 2
+    assert "usage:" in wrong.stderr
+    assert "aks gke minikube oke" in wrong.stderr

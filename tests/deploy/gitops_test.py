@@ -20,8 +20,12 @@ from deploy.render import (
     make_workspace,
     render_environment,
 )
+from promote import CHAIN
 
 ENVIRONMENTS = environments()
+# minikube follows main; the rest move by promotion (gitops/promote.py).
+FOLLOW_MAIN = CHAIN[:1]
+PROMOTED = CHAIN[1:]
 IMAGES = {"backend": "ghcr.io/todo-cloud/todo-backend", "worker": "ghcr.io/todo-cloud/todo-worker"}
 
 
@@ -106,12 +110,12 @@ def test_a_bump_reaches_the_rendered_deployments(helm: Helm, tmp_path: Path) -> 
             assert found[service] == {f"{IMAGES[service]}:{new_tag}"}, (env, service)
 
 
-def test_cd_bumps_the_published_tag_everywhere() -> None:
-    assert policies.cd_tag_violations(cd_workflow(), ENVIRONMENTS, SERVICES) == []
+def test_cd_bumps_minikube_to_the_published_tag_and_no_cloud_environment() -> None:
+    assert policies.cd_tag_violations(cd_workflow(), FOLLOW_MAIN, PROMOTED, SERVICES) == []
 
 
 def _bump_step(workflow: Any) -> dict[str, Any]:
-    steps = workflow["jobs"]["publish"]["steps"]
+    steps = workflow["jobs"]["bump"]["steps"]
     step: dict[str, Any] = next(s for s in steps if "bump_image_tag.py" in str(s.get("run")))
     return step
 
@@ -119,10 +123,19 @@ def _bump_step(workflow: Any) -> dict[str, Any]:
 def test_cd_tag_policy_reports_a_missing_environment() -> None:
     workflow = copy.deepcopy(cd_workflow())
     step = _bump_step(workflow)
-    step["run"] = step["run"].replace("--env oke", "")
-    assert policies.cd_tag_violations(workflow, ENVIRONMENTS, SERVICES) == [
-        "cd: never bumps backend in oke",
-        "cd: never bumps worker in oke",
+    step["run"] = step["run"].replace("--env minikube", "")
+    found = policies.cd_tag_violations(workflow, FOLLOW_MAIN, PROMOTED, SERVICES)
+    assert "cd: never bumps backend in minikube" in found
+    assert "cd: never bumps worker in minikube" in found
+
+
+def test_cd_tag_policy_reports_a_cloud_environment_bumped_without_promotion() -> None:
+    workflow = copy.deepcopy(cd_workflow())
+    step = _bump_step(workflow)
+    step["run"] = step["run"].replace("--env minikube", "--env minikube --env gke --env aks")
+    assert policies.cd_tag_violations(workflow, FOLLOW_MAIN, PROMOTED, SERVICES) == [
+        "cd: bumps aks, which moves only by promotion (promote.yml)",
+        "cd: bumps gke, which moves only by promotion (promote.yml)",
     ]
 
 
@@ -130,20 +143,52 @@ def test_cd_tag_policy_reports_a_tag_other_than_the_published_one() -> None:
     workflow = copy.deepcopy(cd_workflow())
     step = _bump_step(workflow)
     step["run"] = step["run"].replace('"$GIT_SHA"', '"${{ github.run_id }}"')
-    assert policies.cd_tag_violations(workflow, ENVIRONMENTS, SERVICES) == [
+    assert policies.cd_tag_violations(workflow, FOLLOW_MAIN, PROMOTED, SERVICES) == [
         "cd: bumps tag 'github.run_id' but publishes github.sha"
     ]
     workflow = copy.deepcopy(cd_workflow())
-    workflow["jobs"]["publish"]["env"]["GIT_SHA"] = "${{ github.run_number }}"
+    workflow["env"]["GIT_SHA"] = "${{ github.run_number }}"
     _bump_step(workflow)["env"] = {"GIT_SHA": "${{ github.sha }}"}
-    assert policies.cd_tag_violations(workflow, ENVIRONMENTS, SERVICES) == [
+    assert policies.cd_tag_violations(workflow, FOLLOW_MAIN, PROMOTED, SERVICES) == [
         "cd: bumps tag 'github.sha' but publishes github.run_number"
     ]
 
 
 def test_cd_tag_policy_reports_a_workflow_that_does_not_bump() -> None:
     workflow = copy.deepcopy(cd_workflow())
-    steps = workflow["jobs"]["publish"]["steps"]
+    steps = workflow["jobs"]["bump"]["steps"]
     steps.remove(_bump_step(workflow))
-    found = policies.cd_tag_violations(workflow, ENVIRONMENTS, SERVICES)
+    found = policies.cd_tag_violations(workflow, FOLLOW_MAIN, PROMOTED, SERVICES)
     assert "cd: no step runs gitops/bump_image_tag.py" in found
+
+
+def promote_workflow() -> Any:
+    return load_yaml(ROOT / ".github" / "workflows" / "promote.yml")
+
+
+def test_promotion_offers_each_promoted_environment_and_moves_only_it() -> None:
+    doc = promote_workflow()
+    on = doc["on"] if "on" in doc else doc[True]
+    choice = on["workflow_dispatch"]["inputs"]["environment"]
+    assert choice["type"] == "choice"
+    assert tuple(choice["options"]) == PROMOTED
+    plan = doc["jobs"]["plan"]
+    assert plan["env"]["TARGET"] == "${{ inputs.environment }}"
+    runs = "\n".join(str(step.get("run", "")) for step in plan["steps"])
+    assert 'gitops/promote.py --to "$TARGET"' in runs
+    assert "bump_image_tag.py" not in runs
+    push = doc["jobs"]["push"]
+    assert push["uses"] == "./.github/workflows/gitops-push.yml"
+    # The push waits for the target's GitHub environment (its required reviewers) and may
+    # change that environment's images.yaml and nothing else.
+    assert push["with"]["environment"] == "${{ inputs.environment }}"
+    assert push["with"]["file"] == "gitops/envs/${{ inputs.environment }}/images.yaml"
+
+
+def test_cd_pushes_the_bump_only_after_the_images_and_the_end_to_end_test() -> None:
+    jobs = cd_workflow()["jobs"]
+    assert set(jobs["bump"]["needs"]) == {"publish", "e2e"}
+    assert jobs["push"]["needs"] == "bump"
+    assert jobs["push"]["uses"] == "./.github/workflows/gitops-push.yml"
+    assert jobs["push"]["with"]["environment"] == "minikube"
+    assert jobs["push"]["with"]["file"] == "gitops/envs/minikube/images.yaml"

@@ -330,11 +330,15 @@ def _steps(workflow: Mapping[str, Any]) -> Iterator[tuple[dict[str, str], Mappin
 
 
 def cd_tag_violations(
-    workflow: Mapping[str, Any], environments: Iterable[str], services: Iterable[str]
+    workflow: Mapping[str, Any],
+    follow_main: Iterable[str],
+    promoted: Iterable[str],
+    services: Iterable[str],
 ) -> list[str]:
     """The CD workflow pushes images tagged with one commit SHA (GIT_SHA of `./pants
-    publish`) and bumps exactly that tag, for every environment and service, with
-    gitops/bump_image_tag.py (which edits the keys the app-of-apps chart reads)."""
+    publish`) and bumps exactly that tag, for every service of the environments that follow
+    main, with gitops/bump_image_tag.py (which edits the keys the app-of-apps chart reads);
+    it never bumps an environment that moves only by promotion."""
     import shlex
 
     from bump_image_tag import build_parser
@@ -371,8 +375,94 @@ def cd_tag_violations(
                 f"cd: bumps tag {tag!r} but publishes {', '.join(sorted(published)) or 'nothing'}"
             )
     covered = {(e, s) for envs, svcs, _ in bumped for e in envs for s in svcs}
-    for env_name in environments:
+    for env_name in follow_main:
         for service in services:
             if (env_name, service) not in covered:
                 found.append(f"cd: never bumps {service} in {env_name}")
+    for env_name in sorted({e for e, _ in covered} & set(promoted)):
+        found.append(f"cd: bumps {env_name}, which moves only by promotion (promote.yml)")
+    return found
+
+
+# --------------------------------------------------------------------------- Argo CD projects
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+APPLICATION = ("argoproj.io", "Application")
+
+
+def _kinds(project: Manifest) -> set[tuple[str, str]]:
+    spec = project["spec"]
+    entries = (spec.get("namespaceResourceWhitelist") or []) + (
+        spec.get("clusterResourceWhitelist") or []
+    )
+    return {(str(e["group"]), str(e["kind"])) for e in entries}
+
+
+def _group_kind(doc: Manifest) -> tuple[str, str]:
+    return str(doc["apiVersion"]).rpartition("/")[0], str(doc["kind"])
+
+
+def project_violations(
+    projects: Iterable[Manifest],
+    deployed: Mapping[str, tuple[Manifest, list[Manifest]]],
+    *,
+    argocd_namespace: str,
+) -> list[str]:
+    """No commit can widen what Argo CD does: ``projects`` are the bootstrap's AppProjects,
+    ``deployed`` maps each Application's name to it and to what it deploys.
+
+    - ``default`` allows nothing (an Application may name any project);
+    - no project allows AppProjects, RBAC or wildcards, or any repository but one;
+    - a project that reaches Argo CD's namespace allows Applications there and nothing else
+      (a Deployment there could run as Argo CD's service accounts, a ConfigMap rewrite its
+      settings), and Applications are allowed nowhere else;
+    - every Application names one of these projects and deploys only the kinds and into
+      the namespaces its project allows."""
+    found: list[str] = []
+    by_name = {str(p["metadata"]["name"]): p for p in projects}
+    default = by_name.pop("default", None)
+    if default is None:
+        found.append("AppProject/default: not in the bootstrap (it allows everything)")
+    else:
+        spec = default["spec"]
+        if spec.get("sourceRepos") or spec.get("destinations"):
+            found.append("AppProject/default: allows repositories or destinations")
+    for name, project in sorted(by_name.items()):
+        spec = project["spec"]
+        kinds = _kinds(project)
+        for group, kind in sorted(kinds):
+            if kind == "AppProject" or group == RBAC_GROUP or "*" in (group, kind):
+                found.append(f"AppProject/{name}: allows {group or 'core'}/{kind}")
+        repos = list(spec.get("sourceRepos") or [])
+        if len(repos) != 1 or "*" in repos[0]:
+            found.append(f"AppProject/{name}: sourceRepos {repos}, not exactly one repository")
+        namespaces = {str(d["namespace"]) for d in spec.get("destinations") or []}
+        if argocd_namespace in namespaces and (
+            namespaces != {argocd_namespace} or kinds != {APPLICATION}
+        ):
+            found.append(
+                f"AppProject/{name}: reaches {argocd_namespace} with more than Applications "
+                f"(namespaces {sorted(namespaces)}, kinds {sorted(kinds)})"
+            )
+        if APPLICATION in kinds and argocd_namespace not in namespaces:
+            found.append(f"AppProject/{name}: allows Applications outside {argocd_namespace}")
+    for app_name, (app, docs) in sorted(deployed.items()):
+        project_name = str(app["spec"].get("project", ""))
+        app_project = by_name.get(project_name)
+        if app_project is None:
+            found.append(f"Application/{app_name}: project {project_name!r} is not ours")
+            continue
+        kinds = _kinds(app_project)
+        namespaces = {str(d["namespace"]) for d in app_project["spec"].get("destinations") or []}
+        target = str(app["spec"]["destination"].get("namespace", ""))
+        for doc in docs:
+            where = doc.get("metadata", {}).get("namespace") or target
+            if _group_kind(doc) not in kinds:
+                found.append(
+                    f"Application/{app_name}: {kind_name(doc)} not allowed by {project_name}"
+                )
+            elif doc["kind"] != "Namespace" and where not in namespaces:
+                found.append(
+                    f"Application/{app_name}: {kind_name(doc)} in {where}, outside {project_name}"
+                )
     return found

@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 from deploy import policies
-from deploy.render import ROOT, Helm, Manifest, load_yaml, profile_values
+from deploy.render import (
+    ROOT,
+    Helm,
+    Manifest,
+    load_yaml,
+    profile_values,
+    render_apps,
+    render_environment,
+)
 from deploy.validation import validation_errors
 
 
@@ -283,12 +291,8 @@ def test_dapr_schemas_reject_bad_resources(
 
 
 def test_argocd_schemas_reject_bad_resources(helm: Helm, workspace: Path) -> None:
-    env_dir = workspace / "gitops" / "envs" / "minikube"
-    docs = helm.template(
-        workspace / "gitops" / "apps",
-        release="todo-cloud",
-        namespace="argocd",
-        values=[env_dir / "apps.yaml", env_dir / "images.yaml"],
+    docs = render_apps(helm, workspace, "minikube") + render_apps(
+        helm, workspace, "minikube", bootstrap=True
     )
     assert validation_errors(docs) == []
     app = copy.deepcopy(next(d for d in docs if d["kind"] == "Application"))
@@ -342,3 +346,78 @@ def test_worker_without_dapr_consumes_kafka_itself(helm: Helm, workspace: Path) 
     assert config["TODO_WORKER_BUS"] == "kafka"
     assert config["TODO_WORKER_KAFKA_BOOTSTRAP"].endswith(":9092")
     assert "TODO_WORKER_DATABASE_URL" in secret_env_names(docs)
+
+
+# --------------------------------------------------------------------------- Argo CD projects
+
+
+def _projects_and_apps(
+    helm: Helm, workspace: Path
+) -> tuple[dict[str, Manifest], dict[str, tuple[Manifest, list[Manifest]]]]:
+    environment = render_environment(helm, workspace, "minikube")
+    projects = {p["metadata"]["name"]: copy.deepcopy(p) for p in environment.projects()}
+    return projects, copy.deepcopy(environment.deployed())
+
+
+def _violations(
+    projects: dict[str, Manifest], deployed: dict[str, tuple[Manifest, list[Manifest]]]
+) -> list[str]:
+    return policies.project_violations(projects.values(), deployed, argocd_namespace="argocd")
+
+
+def _whitelist(project: Manifest) -> list[dict[str, str]]:
+    entries: list[dict[str, str]] = project["spec"]["namespaceResourceWhitelist"]
+    return entries
+
+
+def test_project_policy_reports_a_project_that_could_widen_itself(
+    helm: Helm, workspace: Path
+) -> None:
+    projects, deployed = _projects_and_apps(helm, workspace)
+    assert _violations(projects, deployed) == []
+    services, root = projects["todo-cloud"], projects["todo-cloud-apps"]
+    # The services' project reaching Argo CD's namespace, and allowing AppProjects and RBAC.
+    services["spec"]["destinations"].append(
+        {"server": "https://kubernetes.default.svc", "namespace": "argocd"}
+    )
+    _whitelist(services).append({"group": "argoproj.io", "kind": "AppProject"})
+    _whitelist(services).append({"group": "rbac.authorization.k8s.io", "kind": "RoleBinding"})
+    # The root's allowing ConfigMaps beside the Applications, from any repository.
+    _whitelist(root).append({"group": "", "kind": "ConfigMap"})
+    root["spec"]["sourceRepos"] = ["*"]
+    # `default` as Argo CD creates it.
+    projects["default"]["spec"]["sourceRepos"] = ["*"]
+    projects["default"]["spec"]["destinations"] = [{"server": "*", "namespace": "*"}]
+    found = _violations(projects, deployed)
+    assert "AppProject/default: allows repositories or destinations" in found
+    assert "AppProject/todo-cloud: allows argoproj.io/AppProject" in found
+    assert "AppProject/todo-cloud: allows rbac.authorization.k8s.io/RoleBinding" in found
+    assert any(f.startswith("AppProject/todo-cloud: reaches argocd with more than") for f in found)
+    assert any(f.startswith("AppProject/todo-cloud-apps: reaches argocd with more") for f in found)
+    assert "AppProject/todo-cloud-apps: sourceRepos ['*'], not exactly one repository" in found
+    del projects["default"]
+    assert "AppProject/default: not in the bootstrap (it allows everything)" in _violations(
+        projects, deployed
+    )
+
+
+def test_project_policy_reports_an_application_outside_its_project(
+    helm: Helm, workspace: Path
+) -> None:
+    projects, deployed = _projects_and_apps(helm, workspace)
+    _, backend_docs = deployed["minikube-todo-backend"]
+    worker, _ = deployed["minikube-todo-worker"]
+    worker["spec"]["project"] = "default"
+    config = next(d for d in backend_docs if d["kind"] == "ConfigMap")
+    config["metadata"]["namespace"] = "argocd"
+    backend_docs.append(
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "x"}}
+    )
+    _, root_docs = deployed["minikube-todo-cloud"]
+    root_docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm"}})
+    assert _violations(projects, deployed) == [
+        "Application/minikube-todo-backend: ConfigMap/todo-backend in argocd, outside todo-cloud",
+        "Application/minikube-todo-backend: Role/x not allowed by todo-cloud",
+        "Application/minikube-todo-cloud: ConfigMap/argocd-cm not allowed by todo-cloud-apps",
+        "Application/minikube-todo-worker: project 'default' is not ours",
+    ]

@@ -131,13 +131,32 @@ def make_workspace(helm: Helm, dest: Path, root: Path = ROOT) -> Path:
     return dest
 
 
-def render_apps(helm: Helm, workspace: Path, env: str) -> list[Manifest]:
+def render_apps(
+    helm: Helm,
+    workspace: Path,
+    env: str,
+    *,
+    bootstrap: bool = False,
+    repo_url: str = "",
+    image_registry: str = "",
+) -> list[Manifest]:
+    """The child Applications the root renders, or with ``bootstrap`` the AppProjects and the
+    root Application (``gitops/bootstrap/<env>.yaml``), with the bootstrap's parameters."""
     env_dir = workspace / "gitops" / "envs" / env
+    set_values = {"bootstrap": "true"} if bootstrap else {}
+    if repo_url:
+        set_values["repoURL"] = repo_url
+    if image_registry:
+        set_values["imageRegistry"] = image_registry
+    values = [env_dir / "apps.yaml"]
+    if not bootstrap:
+        values.append(env_dir / "images.yaml")
     return helm.template(
         workspace / "gitops" / "apps",
         release="todo-cloud",
         namespace="argocd",
-        values=[env_dir / "apps.yaml", env_dir / "images.yaml"],
+        values=values,
+        set_values=set_values,
     )
 
 
@@ -175,20 +194,36 @@ def render_application(helm: Helm, workspace: Path, app: Manifest) -> list[Manif
 @dataclass(frozen=True)
 class Environment:
     name: str
+    # gitops/bootstrap/<env>.yaml: the AppProjects and the root Application.
+    bootstrap: list[Manifest]
+    # What the root syncs from git: the child Applications.
     apps: list[Manifest]
     charts: dict[str, list[Manifest]]
 
     def all_manifests(self) -> list[Manifest]:
-        return self.apps + [doc for docs in self.charts.values() for doc in docs]
+        return self.bootstrap + self.apps + [doc for docs in self.charts.values() for doc in docs]
+
+    def projects(self) -> list[Manifest]:
+        return [doc for doc in self.bootstrap if doc["kind"] == "AppProject"]
+
+    def deployed(self) -> dict[str, tuple[Manifest, list[Manifest]]]:
+        """Each Application (the root and its children) by name, with what it deploys."""
+        (root,) = (doc for doc in self.bootstrap if doc["kind"] == "Application")
+        found = {str(root["metadata"]["name"]): (root, self.apps)}
+        for chart, app in child_applications(self.apps).items():
+            found[str(app["metadata"]["name"])] = (app, self.charts[chart])
+        return found
 
 
 def render_environment(helm: Helm, workspace: Path, env: str) -> Environment:
+    """The bootstrap, the Applications the root renders and what each of those deploys."""
     apps = render_apps(helm, workspace, env)
     charts = {
         chart: render_application(helm, workspace, app)
         for chart, app in child_applications(apps).items()
     }
-    return Environment(name=env, apps=apps, charts=charts)
+    bootstrap = render_apps(helm, workspace, env, bootstrap=True)
+    return Environment(name=env, bootstrap=bootstrap, apps=apps, charts=charts)
 
 
 def profile_values(workspace: Path, chart: str, profile: str) -> list[Path]:

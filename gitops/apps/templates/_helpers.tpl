@@ -15,6 +15,17 @@ todo-cloud.dev/environment: {{ include "apps.environment" . }}
 {{- end }}
 
 {{/*
+A service chart's `image`: the tag, and with `imageRegistry` (a bootstrap parameter, like
+repoURL) the repository <imageRegistry>/todo-<service> instead of the chart's own.
+*/}}
+{{- define "apps.image" -}}
+tag: {{ include "apps.imageTag" . | quote }}
+{{- with .root.Values.imageRegistry }}
+repository: {{ printf "%s/todo-%s" . $.service | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
 One child Application: chart path, release name, sync wave, value files (the chart's
 profile, then the environment's own file) and extra values (the image tag).
 */}}

@@ -128,7 +128,7 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Todo Cloud",
-        version="0.1.0",
+        version=settings.version,
         summary="Tasks with due dates, reminders and recurrence; every change is an event.",
         lifespan=lifespan,
         # Starlette's slash redirect builds its Location from the Host header.

@@ -32,6 +32,8 @@ class BackendSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TODO_", extra="ignore", hide_input_in_errors=True)
 
     environment: Environment = Environment.LOCAL
+    # What GET /api/v1/version reports: the images stamp the commit they were built from.
+    version: str = "0.1.0"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     # Separate listeners (Kubernetes): the sidecar's on 127.0.0.1 (internal API, Dapr

@@ -291,6 +291,16 @@ def _resource(name: str) -> str:
     return resources.files("todo.cluster").joinpath("images", name).read_text()
 
 
+def import_base(engine: Engine, tool: Tool) -> str:
+    """A ``DebianRootfs`` tool (built now if need be) as a local image named after its
+    fingerprint: the BASE of the images made over it."""
+    rootfs = toolcache.ensure(tool) / "rootfs.tar"
+    fingerprint = str((toolcache.build_record(tool) or {}).get("fingerprint", "unknown"))
+    ref = f"todo-cluster/{tool.name}:{fingerprint[:12]}"
+    engine.import_rootfs(rootfs, ref)
+    return ref
+
+
 @dataclass(frozen=True)
 class BuiltImages:
     """The references the installers use."""
@@ -312,13 +322,9 @@ def build_all(engine: Engine, registry: str, work: Path, *, for_local_node: bool
     traefik = toolcache.ensure(builds.TRAEFIK)
     dapr_home = toolcache.ensure(dapr.DAPR)
     jars = toolcache.ensure(kafka.KAFKA_JARS)
-    rootfs = {tool.name: toolcache.ensure(tool) / "rootfs.tar" for tool in ROOTFS_TOOLS}
 
     def base(tool: Tool) -> str:
-        fingerprint = str((toolcache.build_record(tool) or {}).get("fingerprint", "unknown"))
-        ref = f"todo-cluster/{tool.name}:{fingerprint[:12]}"
-        engine.import_rootfs(rootfs[tool.name], ref)
-        return ref
+        return import_base(engine, tool)
 
     python_base = base(PYTHON_ROOTFS)
     for name in ("postgres-entrypoint", "kafka-entrypoint"):

@@ -5,9 +5,9 @@
 3. PostgreSQL and a single-node Kafka (with its topics), from images built here;
 4. the ingress controller (Traefik, class ``traefik``);
 5. the Dapr control plane: Dapr's official chart at the pinned release, images built here;
-6. our charts, as the minikube environment renders them (``values-minikube.yaml`` and
-   ``gitops/envs/minikube/<chart>.yaml``), with our images from the registry, tagged with
-   the commit.
+6. Argo CD, which installs our charts from the served repository as the minikube
+   environment renders them, with our images from the registry, tagged with the commit
+   (``todo.cluster.gitops``).
 
 Everything is applied server-side or installed with Helm only when it differs from what the
 cluster has, so a second ``up`` changes nothing.
@@ -19,10 +19,8 @@ import contextlib
 import hashlib
 import json
 import secrets
-import shutil
 import string
 import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -48,8 +46,6 @@ POSTGRES_HOST = f"postgres.{POSTGRES_NAMESPACE}.svc.cluster.local"
 KAFKA_ADDRESS = f"kafka.{KAFKA_NAMESPACE}.svc.cluster.local:9092"
 INGRESS_CLASS = "traefik"
 
-# The chart of each service, its environment file, and the image it runs.
-SERVICE_CHARTS = {"todo-backend": "backend", "todo-worker": "worker"}
 HELM_TIMEOUT = "10m"
 
 
@@ -198,10 +194,6 @@ class Helm:
         )
         return True
 
-    def dependency_build(self, chart: Path) -> None:
-        if (chart / "Chart.lock").exists():
-            self._run("dependency", "build", str(chart), "--skip-refresh")
-
     def uninstall(self, release: str, namespace: str) -> None:
         self._run("uninstall", release, "-n", namespace, "--wait", "--timeout", "5m", check=False)
 
@@ -238,14 +230,6 @@ def _digest(chart: Path, values: Sequence[Path], args: Sequence[str]) -> str:
     return hasher.hexdigest()[:16]
 
 
-def chart_workspace(repo: Path, dest: Path) -> Path:
-    """charts/ and gitops/ copied (``../../gitops/...`` value paths resolve as for Argo CD),
-    so building chart dependencies leaves the work tree alone."""
-    for part in ("charts", "gitops"):
-        shutil.copytree(repo / part, dest / part, ignore=shutil.ignore_patterns("BUILD", "charts"))
-    return dest
-
-
 # --------------------------------------------------------------------------- installs
 
 
@@ -259,6 +243,9 @@ class Images:
     backend_repository: str
     worker_repository: str
     tag: str
+    argocd: str
+    redis: str
+    git_server: str
 
 
 def install_dependencies(api: k8s.ApiClient, images: Images) -> None:
@@ -340,33 +327,6 @@ def install_dapr(helm: Helm, chart: Path, images: Images) -> None:
             "dapr_sidecar_injector.sidecarDropALLCapabilities": True,
         },
     )
-
-
-def install_charts(helm: Helm, repo: Path, images: Images) -> None:
-    """todo-dapr, then todo-backend (its migrations Job is a pre-install/pre-upgrade hook,
-    so the schema is current before the new backend starts), then todo-worker."""
-    with tempfile.TemporaryDirectory(prefix="todo-charts-") as tmp:
-        workspace = chart_workspace(repo, Path(tmp))
-        env_dir = workspace / "gitops" / "envs" / ENVIRONMENT
-        charts = workspace / "charts"
-        helm.upgrade(
-            "todo-dapr",
-            charts / "todo-dapr",
-            APP_NAMESPACE,
-            values=[charts / "todo-dapr" / f"values-{ENVIRONMENT}.yaml", env_dir / "dapr.yaml"],
-        )
-        for chart, service in SERVICE_CHARTS.items():
-            helm.dependency_build(charts / chart)
-            repository = (
-                images.backend_repository if service == "backend" else images.worker_repository
-            )
-            helm.upgrade(
-                chart,
-                charts / chart,
-                APP_NAMESPACE,
-                values=[charts / chart / f"values-{ENVIRONMENT}.yaml", env_dir / f"{service}.yaml"],
-                settings={"image.repository": repository, "image.tag": images.tag},
-            )
 
 
 def ingress_port(api: k8s.ApiClient) -> int:

@@ -117,6 +117,16 @@ def name_of(obj: Any) -> str:
     return str(metadata.name) if metadata is not None else "?"
 
 
+def ready_pod(api: k8s.ApiClient, namespace: str, selector: str) -> str:
+    """The name of a Ready pod matching ``selector``; ClusterError (with the pods) if none."""
+    for pod in pods(api, namespace, selector):
+        if pod_ready(pod):
+            return name_of(pod)
+    raise ClusterError(
+        f"no pod {selector} is Ready in {namespace}:\n{describe_pods(api, namespace, selector)}"
+    )
+
+
 def describe_pods(api: k8s.ApiClient, namespace: str, selector: str = "") -> str:
     lines = []
     for pod in pods(api, namespace, selector):

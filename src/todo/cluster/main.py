@@ -5,12 +5,15 @@
     ./pants run src/todo/cluster:up -- --build-only        # only build and cache the tools
     ./pants run src/todo/cluster:down                      # remove all that `up` started
 
+    ./pants run src/todo/cluster:deliver                   # the CD loop for HEAD (deliver.py)
+
 *local* builds Kubernetes 1.34 (and everything else, see ``todo.cluster.builds``) once,
 caches it outside the repository, and starts a single-node cluster here
 (``todo.cluster.local``). *existing* uses the current kubeconfig (Minikube, kind, AKS, GKE,
 OKE) and builds nothing of Kubernetes. Both then build the images, push them to the
-registry on 127.0.0.1 and install the product (``todo.cluster.install``). ``up`` is
-idempotent: run again, it changes nothing. It ends by printing where the app answers.
+registry on 127.0.0.1 and install the product (``todo.cluster.install``), our charts through
+Argo CD from the cluster's git server (``todo.cluster.gitops``). ``up`` is idempotent: run
+again, it changes nothing. It ends by printing where the app answers.
 
 State lives in ``TODO_CLUSTER_HOME`` (default ``~/.cache/todo-cluster``): the local
 cluster's node (deleted by ``down``; images stay cached) and the registry's storage (kept).
@@ -19,18 +22,21 @@ cluster's node (deleted by ``down``; images stay cached) and the registry's stor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from kubernetes import client as k8s
 
-from todo.cluster import builds, images, install, kube, local
+from todo.cluster import argocd, builds, gitops, gitserver, images, install, kube, local
+from todo.cluster import deliver as delivery
 from todo.cluster.daemons import DaemonFailed
 from todo.cluster.log import log
 from todo.cluster.registry import LocalRegistry
@@ -38,7 +44,10 @@ from todo.cluster.volumes import local_volumes, release_volumes
 from todo.devstack import gotools, toolcache
 from todo.devstack.toolcache import ToolUnavailable, find_repo_dir
 
-TOOLS = (*builds.ALL, *images.ROOTFS_TOOLS)
+# The ingress controller's port inside its pod (a port-forward's target on other clusters).
+INGRESS_POD_PORT = 8000
+
+TOOLS = (*builds.ALL, *images.ROOTFS_TOOLS, *argocd.TOOLS)
 
 
 def cluster_home() -> Path:
@@ -47,6 +56,15 @@ def cluster_home() -> Path:
         return Path(explicit).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "todo-cluster"
+
+
+def saved_state() -> dict[str, Any]:
+    """What the last ``up`` recorded (up.json in the cluster home); empty if none."""
+    try:
+        saved = json.loads((cluster_home() / "up.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return saved if isinstance(saved, dict) else {}
 
 
 def repository_root() -> Path:
@@ -118,7 +136,7 @@ class Cluster:
         """What this ``up`` needs built: an existing cluster needs nothing of Kubernetes;
         reused images need nothing but Helm, the Dapr chart and the registry."""
         if self.options.reuse_images:
-            return (gotools.HELM, builds.DAPR_CHART, builds.REGISTRY)
+            return (gotools.HELM, builds.DAPR_CHART, builds.REGISTRY, argocd.ARGOCD)
         if self.options.existing:
             return tuple(t for t in TOOLS if t not in builds.LOCAL_NODE_ONLY)
         return TOOLS
@@ -126,7 +144,7 @@ class Cluster:
     def prepare_images(self, registry: str) -> tuple[install.Images, images.BuiltImages | None]:
         """Build and push every image (or, with --reuse-images, find the last ``up``'s)."""
         if self.options.reuse_images:
-            saved = self._saved().get("images")
+            saved = saved_state().get("images")
             if not isinstance(saved, dict):
                 raise ToolUnavailable("--reuse-images: no images recorded; run up without it first")
             refs = install.Images(**saved)
@@ -135,6 +153,9 @@ class Cluster:
                 refs.kafka,
                 refs.traefik,
                 f"{refs.backend_repository}:{refs.tag}",
+                refs.argocd,
+                refs.redis,
+                refs.git_server,
             ):
                 repository, tag = ref.split("/", 1)[1].rsplit(":", 1)
                 if not images.registry_has(registry, repository, tag):
@@ -144,6 +165,8 @@ class Cluster:
         built = images.build_all(
             engine, registry, self.home / "image-files", for_local_node=not self.options.existing
         )
+        argo = argocd.build_images(engine, registry)
+        git_server = gitserver.build_image(engine, registry, argo.debian_base)
         tag = commit_tag(self.repo)
         ours = images.publish_ours(self.repo, engine, registry, built.python_base, tag)
         refs = install.Images(
@@ -155,6 +178,9 @@ class Cluster:
             backend_repository=ours["backend"].rsplit(":", 1)[0],
             worker_repository=ours["worker"].rsplit(":", 1)[0],
             tag=tag,
+            argocd=argo.argocd,
+            redis=argo.redis,
+            git_server=git_server,
         )
         return refs, built
 
@@ -204,7 +230,9 @@ class Cluster:
         install.install_dependencies(api, refs)
         install.install_dapr(helm, toolcache.ensure(builds.DAPR_CHART) / "dapr", refs)
         install.wait_dependencies(api)
-        install.install_charts(helm, self.repo, refs)
+        served = gitops.deploy(
+            api, self.repo, gotools.helm(), refs, reuse=self.options.reuse_images
+        )
         address = install.wait_ingress_address(api)
         port = install.ingress_port(api)
         host = install.ingress_host(api)
@@ -217,6 +245,7 @@ class Cluster:
                 "local_cluster": local_cluster,
                 "kubeconfig": str(kubeconfig),
                 "tag": tag,
+                "served": served,
                 "images": asdict(refs),
             }
         )
@@ -231,6 +260,11 @@ class Cluster:
             f"  Ingress:   address {address}, class {install.INGRESS_CLASS}, NodePort {port}",
             f"  kubectl:   {kubectl} --kubeconfig {kubeconfig} -n {install.APP_NAMESPACE} get pods",
             f"  Images:    {refs.backend_repository}:{tag}, {refs.worker_repository}:{tag}",
+            f"  Argo CD:   v{argocd.ARGOCD_VERSION}, every Application Synced and Healthy at "
+            f"{served[:12]} of {gitserver.REPO_URL}",
+            f"             API: kubectl -n {argocd.NAMESPACE} port-forward svc/argocd-server "
+            f"8080:80 (admin, password in the Secret {argocd.ADMIN_SECRET})",
+            "  Deliver:   ./pants run src/todo/cluster:deliver  (HEAD: build, publish, bump, sync)",
             f"  Remove:    ./pants run src/todo/cluster:down{down_args}",
         ]
         if self.options.existing:
@@ -258,13 +292,6 @@ class Cluster:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "up.json").write_text(json.dumps(state, indent=2) + "\n")
 
-    def _saved(self) -> dict[str, object]:
-        try:
-            saved = json.loads((self.home / "up.json").read_text())
-        except (OSError, ValueError):
-            return {}
-        return saved if isinstance(saved, dict) else {}
-
     # ------------------------------------------------------------------ down
 
     def down(self, *, purge: bool) -> int:
@@ -272,8 +299,8 @@ class Cluster:
         if self.options.existing:
             api = kube.client(self.kubeconfig(), self.options.context)
             helm = install.Helm(gotools.helm(), self.kubeconfig())
-            for chart in ("todo-worker", "todo-backend", "todo-dapr"):
-                helm.uninstall(chart, install.APP_NAMESPACE)
+            # Argo CD first: it would put back what goes next.
+            gitops.uninstall(api)
             helm.uninstall("dapr", install.DAPR_NAMESPACE)
             install.uninstall_rest(api)
         else:
@@ -352,5 +379,41 @@ def down(argv: Sequence[str] | None = None) -> int:
     try:
         return Cluster(Options(args.existing, args.kubeconfig, args.context)).down(purge=args.purge)
     except (ToolUnavailable, kube.ClusterError, DaemonFailed) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+@contextlib.contextmanager
+def delivery_target(repo: Path | None = None) -> Iterator[delivery.Target]:
+    """The cluster of the last ``up`` (its up.json), as a delivery of ``repo`` needs it: the
+    API, the registry, the Docker engine, the base of our images and the ingress on
+    127.0.0.1 (the local cluster's NodePort; on another cluster a port-forward to it)."""
+    saved = saved_state()
+    if not saved:
+        raise ToolUnavailable("no cluster: run ./pants run src/todo/cluster:up first")
+    refs = install.Images(**saved["images"])
+    api = kube.client(Path(str(saved["kubeconfig"])))
+    engine = images.Engine(repo or repository_root())
+    python_base = images.import_base(engine, images.PYTHON_ROOTFS)
+    registry = refs.backend_repository.removesuffix("/todo-cloud/todo-backend")
+    host = install.ingress_host(api)
+
+    def target(port: int) -> delivery.Target:
+        return delivery.Target(api, engine, registry, python_base, f"http://127.0.0.1:{port}", host)
+
+    if saved.get("local_cluster"):
+        yield target(install.ingress_port(api))
+        return
+    traefik = kube.ready_pod(api, install.INGRESS_NAMESPACE, "app.kubernetes.io/name=traefik")
+    with kube.port_forward(api, install.INGRESS_NAMESPACE, traefik, INGRESS_POD_PORT) as port:
+        yield target(port)
+
+
+def deliver(argv: Sequence[str] | None = None) -> int:
+    """``./pants run src/todo/cluster:deliver``: see todo.cluster.deliver."""
+    repo = repository_root()
+    try:
+        return delivery.run(sys.argv[1:] if argv is None else argv, delivery_target, repo)
+    except (ToolUnavailable, kube.ClusterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
