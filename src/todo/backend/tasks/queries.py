@@ -15,10 +15,10 @@ from typing import Any, Literal, Protocol
 from sqlalchemy import Select, and_, exists, func, literal_column, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from todo.backend.models import TASK_SEARCH_DOCUMENT, TASK_TAGS, TASKS, TaskPublic
+from todo.backend.models import TASK_SEARCH_DOCUMENT, TASK_TAGS, TASKS, TaskJson, TaskPublic
 from todo.domain.errors import NotFound
 from todo.domain.events import ReminderSpec, TaskSnapshot
-from todo.domain.recurrence import RecurrenceRule, describe
+from todo.domain.recurrence import RecurrenceRule, describe, format_rrule
 from todo.domain.reminders import fire_times, next_fire_time
 from todo.domain.tasks import Priority, TaskStatus
 from todo.shared.db import dialect_name
@@ -85,25 +85,27 @@ def snapshot(task: TaskRow, tags: list[str]) -> TaskSnapshot:
     )
 
 
-def to_public(task: TaskRow, tags: list[str], now: datetime | None = None) -> TaskPublic:
-    now = now or datetime.now(UTC)
-    is_open = task.status is TaskStatus.OPEN
+# Read once: an enum member looked up on its class is a descriptor call, 200 times a page.
+_OPEN = TaskStatus.OPEN
+
+
+def public_record(task: TaskRow, tags: list[str], now: datetime) -> TaskJson:
+    """What the API shows of a task, as a plain record (a row of a page)."""
+    is_open = task.status is _OPEN
     next_reminder = None
-    if is_open:
+    if is_open and (task.reminders or task.snoozed_until is not None):
         times = fire_times(task.reminders, task.due_at, task.snoozed_until)
         next_reminder = next_fire_time(times, now, inclusive=True)
     rule = task.recurrence
-    # Built without validation: every value comes typed from the table's own column types
-    # (a page of 200 validated field by field again showed in profiles).
-    return TaskPublic.model_construct(
-        id=task.id,
+    return TaskJson(
         title=task.title,
         notes=task.notes,
-        status=task.status,
         priority=task.priority,
-        tags=tags,
         due_at=task.due_at,
         time_zone=task.time_zone,
+        id=task.id,
+        status=task.status,
+        tags=tags,
         reminders=task.reminders,
         snoozed_until=task.snoozed_until,
         next_reminder_at=next_reminder,
@@ -116,7 +118,16 @@ def to_public(task: TaskRow, tags: list[str], now: datetime | None = None) -> Ta
         updated_at=task.updated_at,
         version=task.version,
         overdue=is_open and task.due_at is not None and task.due_at < now,
+        rrule=format_rrule(rule) if rule else None,
     )
+
+
+def to_public(task: TaskRow, tags: list[str], now: datetime | None = None) -> TaskPublic:
+    record = public_record(task, tags, now or datetime.now(UTC))
+    # Built without validation: every value comes typed from the table's own column types.
+    # `rrule` is the model's computed field.
+    fields = {name: getattr(record, name) for name in TaskPublic.model_fields}
+    return TaskPublic.model_construct(**fields)
 
 
 async def tags_of(session: AsyncSession, task_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -244,7 +255,7 @@ def _joined_tags(dialect: str) -> Any:
 
 async def list_tasks(
     session: AsyncSession, owner_id: str, query: TaskQuery
-) -> tuple[list[TaskPublic], int]:
+) -> tuple[list[TaskJson], int]:
     now = datetime.now(UTC)
     dialect = dialect_name(session)
     base = _filtered(owner_id, query, dialect, now)
@@ -268,5 +279,5 @@ async def list_tasks(
         # A page past the end has no row to carry the total: count separately.
         total = int(await session.scalar(select(func.count()).select_from(base.subquery())) or 0)
     return [
-        to_public(row, sorted(row.tags.split(",")) if row.tags else [], now) for row in result
+        public_record(row, sorted(row.tags.split(",")) if row.tags else [], now) for row in result
     ], total
