@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from todo.backend.models import TASKS_JSON, TaskPublic, TasksJson, TasksPublic
-from todo.backend.tasks.queries import public_record, to_public
+from todo.backend.tasks.queries import StoredTask, TaskRow, public_record, to_public
 from todo.domain.events import ReminderKind, ReminderSpec
 from todo.domain.recurrence import RecurrenceRule, parse_rrule
 from todo.domain.tasks import Priority, TaskStatus
@@ -97,3 +97,8 @@ def test_a_page_row_serializes_as_the_public_task(name: str) -> None:
     # And what a client validates against the documented model comes back equal.
     public = TasksPublic.model_validate_json(page)
     assert public.data[0] == TaskPublic.model_validate_json(expected)
+
+
+def test_a_page_reads_by_position_every_field_a_stored_task_offers() -> None:
+    assert list(StoredTask._fields) == list(TaskRow.__annotations__)
+    assert list(StoredTask._fields) == [f.name for f in dataclasses.fields(Row)]

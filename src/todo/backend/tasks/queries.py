@@ -10,7 +10,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from operator import itemgetter
+from typing import Any, Literal, NamedTuple, Protocol
 
 from sqlalchemy import Select, and_, exists, func, literal_column, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,30 @@ SortKey = Literal["due", "-due", "priority", "-priority", "created", "-created",
 
 class TaskRow(Protocol):
     """What a stored task offers to read: a row of the tasks table, or a `Task`."""
+
+    id: str
+    owner_id: str
+    title: str
+    notes: str
+    status: TaskStatus
+    priority: Priority
+    due_at: datetime | None
+    time_zone: str
+    reminders: list[ReminderSpec]
+    snoozed_until: datetime | None
+    recurrence: RecurrenceRule | None
+    series_id: str
+    series_start: datetime | None
+    occurrence_number: int
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class StoredTask(NamedTuple):
+    """A row of the tasks table read by position: a page reads 20 fields of 200 rows, and a
+    SQLAlchemy row's attribute costs about ten times its index (0.4 against 0.05 us)."""
 
     id: str
     owner_id: str
@@ -89,7 +114,7 @@ def snapshot(task: TaskRow, tags: list[str]) -> TaskSnapshot:
 _OPEN = TaskStatus.OPEN
 
 
-def public_record(task: TaskRow, tags: list[str], now: datetime) -> TaskJson:
+def public_record(task: TaskRow | StoredTask, tags: list[str], now: datetime) -> TaskJson:
     """What the API shows of a task, as a plain record (a row of a page)."""
     is_open = task.status is _OPEN
     next_reminder = None
@@ -270,14 +295,21 @@ async def list_tasks(
         .limit(query.limit)
         .offset(query.offset)
     )
-    result = (await session.execute(page)).all()
-    if result:
-        total = int(result[0].total)
+    result = await session.execute(page)
+    keys = list(result.keys())
+    rows = result.all()
+    if rows:
+        total = int(rows[0].total)
     elif query.offset == 0:
         total = 0
     else:
         # A page past the end has no row to carry the total: count separately.
         total = int(await session.scalar(select(func.count()).select_from(base.subquery())) or 0)
-    return [
-        public_record(row, sorted(row.tags.split(",")) if row.tags else [], now) for row in result
-    ], total
+    stored = itemgetter(*(keys.index(name) for name in StoredTask._fields))
+    tags_at = keys.index("tags")
+    records = []
+    for row in rows:
+        joined = row[tags_at]
+        task = StoredTask._make(stored(row))
+        records.append(public_record(task, sorted(joined.split(",")) if joined else [], now))
+    return records, total
