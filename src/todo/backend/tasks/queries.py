@@ -10,10 +10,21 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from operator import itemgetter
 from typing import Any, Literal, NamedTuple, Protocol
 
-from sqlalchemy import Select, and_, exists, func, literal_column, or_, select, true
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from todo.backend.models import TASK_SEARCH_DOCUMENT, TASK_TAGS, TASKS, TaskJson, TaskPublic
@@ -185,15 +196,20 @@ async def get_owned(session: AsyncSession, owner_id: str, task_id: str) -> Any:
     return row
 
 
+@cache
+def _one_with_tags(dialect: str) -> Select[Any]:
+    """A task and its tags by id and owner, built once per dialect: building the statement
+    and its cache key on every read cost a tenth of a read's CPU."""
+    return select(TASKS, _joined_tags(dialect)).where(
+        TASKS.c.id == bindparam("task_id"), TASKS.c.owner_id == bindparam("owner_id")
+    )
+
+
 async def get_public(session: AsyncSession, owner_id: str, task_id: str) -> TaskPublic:
     """The caller's task with its tags, in one query."""
-    dialect = dialect_name(session)
+    statement = _one_with_tags(dialect_name(session))
     row = (
-        await session.execute(
-            select(TASKS, _joined_tags(dialect)).where(
-                TASKS.c.id == task_id, TASKS.c.owner_id == owner_id
-            )
-        )
+        await session.execute(statement, {"task_id": task_id, "owner_id": owner_id})
     ).one_or_none()
     if row is None:
         raise NotFound("task", task_id)
