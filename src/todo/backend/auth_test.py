@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
+from todo.backend.auth import InvalidToken, TokenIssuer
 from todo.backend.conftest import signup
 from todo.backend.models import User
 
@@ -203,3 +205,47 @@ async def test_the_user_of_a_token_is_read_once_then_remembered(
     assert first.json() == again.json()
     assert first.json()["email"] == "gina@example.com"
     assert len(user_queries) == 1, user_queries
+
+
+def test_a_verified_token_is_remembered_and_never_past_its_expiry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    issuer = TokenIssuer("s" * 40, "todo-cloud", "todo-cloud", timedelta(seconds=1))
+    token, _ = issuer.issue("user-1", 3)
+    first = issuer.verify_local(token)
+    assert (first.user_id, first.version) == ("user-1", 3)
+    decodes: list[str] = []
+    real_decode = jwt.decode
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        decodes.append(args[0])
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted)
+    assert issuer.is_local(token)
+    assert issuer.verify_local(token) == first
+    assert decodes == [], "a token verified once is not decoded again"
+    time.sleep(max(0.0, (first.expires_at - datetime.now(UTC)).total_seconds()) + 0.05)
+    with pytest.raises(InvalidToken, match="expired"):
+        issuer.verify_local(token)
+    assert decodes == [token]
+
+
+def test_only_the_exact_token_once_verified_skips_verification() -> None:
+    issuer = TokenIssuer("s" * 40, "todo-cloud", "todo-cloud", timedelta(minutes=5))
+    token, _ = issuer.issue("user-1", 1)
+    issuer.verify_local(token)
+    head, payload, signature = token.split(".")
+    tampered = f"{head}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    with pytest.raises(InvalidToken):
+        issuer.verify_local(tampered)
+    other = dataclasses.replace(issuer, secret="o" * 40)
+    with pytest.raises(InvalidToken):
+        other.verify_local(token)
+    # Another user's claims under the first token's signature.
+    forged_payload = jwt.encode(
+        {"sub": "user-2", "ver": 1, "iss": "todo-cloud", "aud": "todo-cloud", "exp": 2**40},
+        "x" * 40,
+    ).split(".")[1]
+    with pytest.raises(InvalidToken):
+        issuer.verify_local(f"{head}.{forged_payload}.{signature}")

@@ -10,15 +10,27 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from functools import cache
+from operator import itemgetter
+from typing import Any, Literal, NamedTuple, Protocol
 
-from sqlalchemy import Select, and_, exists, func, literal_column, or_, select, true
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from todo.backend.models import TASK_SEARCH_DOCUMENT, TASK_TAGS, TASKS, TaskPublic
+from todo.backend.models import TASK_SEARCH_DOCUMENT, TASK_TAGS, TASKS, TaskJson, TaskPublic
 from todo.domain.errors import NotFound
 from todo.domain.events import ReminderSpec, TaskSnapshot
-from todo.domain.recurrence import RecurrenceRule, describe
+from todo.domain.recurrence import RecurrenceRule, describe, format_rrule
 from todo.domain.reminders import fire_times, next_fire_time
 from todo.domain.tasks import Priority, TaskStatus
 from todo.shared.db import dialect_name
@@ -28,6 +40,30 @@ SortKey = Literal["due", "-due", "priority", "-priority", "created", "-created",
 
 class TaskRow(Protocol):
     """What a stored task offers to read: a row of the tasks table, or a `Task`."""
+
+    id: str
+    owner_id: str
+    title: str
+    notes: str
+    status: TaskStatus
+    priority: Priority
+    due_at: datetime | None
+    time_zone: str
+    reminders: list[ReminderSpec]
+    snoozed_until: datetime | None
+    recurrence: RecurrenceRule | None
+    series_id: str
+    series_start: datetime | None
+    occurrence_number: int
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class StoredTask(NamedTuple):
+    """A row of the tasks table read by position: a page reads 20 fields of 200 rows, and a
+    SQLAlchemy row's attribute costs about ten times its index (0.4 against 0.05 us)."""
 
     id: str
     owner_id: str
@@ -85,25 +121,27 @@ def snapshot(task: TaskRow, tags: list[str]) -> TaskSnapshot:
     )
 
 
-def to_public(task: TaskRow, tags: list[str], now: datetime | None = None) -> TaskPublic:
-    now = now or datetime.now(UTC)
-    is_open = task.status is TaskStatus.OPEN
+# Read once: an enum member looked up on its class is a descriptor call, 200 times a page.
+_OPEN = TaskStatus.OPEN
+
+
+def public_record(task: TaskRow | StoredTask, tags: list[str], now: datetime) -> TaskJson:
+    """What the API shows of a task, as a plain record (a row of a page)."""
+    is_open = task.status is _OPEN
     next_reminder = None
-    if is_open:
+    if is_open and (task.reminders or task.snoozed_until is not None):
         times = fire_times(task.reminders, task.due_at, task.snoozed_until)
         next_reminder = next_fire_time(times, now, inclusive=True)
     rule = task.recurrence
-    # Built without validation: every value comes typed from the table's own column types
-    # (a page of 200 validated field by field again showed in profiles).
-    return TaskPublic.model_construct(
-        id=task.id,
+    return TaskJson(
         title=task.title,
         notes=task.notes,
-        status=task.status,
         priority=task.priority,
-        tags=tags,
         due_at=task.due_at,
         time_zone=task.time_zone,
+        id=task.id,
+        status=task.status,
+        tags=tags,
         reminders=task.reminders,
         snoozed_until=task.snoozed_until,
         next_reminder_at=next_reminder,
@@ -116,7 +154,16 @@ def to_public(task: TaskRow, tags: list[str], now: datetime | None = None) -> Ta
         updated_at=task.updated_at,
         version=task.version,
         overdue=is_open and task.due_at is not None and task.due_at < now,
+        rrule=format_rrule(rule) if rule else None,
     )
+
+
+def to_public(task: TaskRow, tags: list[str], now: datetime | None = None) -> TaskPublic:
+    record = public_record(task, tags, now or datetime.now(UTC))
+    # Built without validation: every value comes typed from the table's own column types.
+    # `rrule` is the model's computed field.
+    fields = {name: getattr(record, name) for name in TaskPublic.model_fields}
+    return TaskPublic.model_construct(**fields)
 
 
 async def tags_of(session: AsyncSession, task_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -149,15 +196,20 @@ async def get_owned(session: AsyncSession, owner_id: str, task_id: str) -> Any:
     return row
 
 
+@cache
+def _one_with_tags(dialect: str) -> Select[Any]:
+    """A task and its tags by id and owner, built once per dialect: building the statement
+    and its cache key on every read cost a tenth of a read's CPU."""
+    return select(TASKS, _joined_tags(dialect)).where(
+        TASKS.c.id == bindparam("task_id"), TASKS.c.owner_id == bindparam("owner_id")
+    )
+
+
 async def get_public(session: AsyncSession, owner_id: str, task_id: str) -> TaskPublic:
     """The caller's task with its tags, in one query."""
-    dialect = dialect_name(session)
+    statement = _one_with_tags(dialect_name(session))
     row = (
-        await session.execute(
-            select(TASKS, _joined_tags(dialect)).where(
-                TASKS.c.id == task_id, TASKS.c.owner_id == owner_id
-            )
-        )
+        await session.execute(statement, {"task_id": task_id, "owner_id": owner_id})
     ).one_or_none()
     if row is None:
         raise NotFound("task", task_id)
@@ -244,7 +296,7 @@ def _joined_tags(dialect: str) -> Any:
 
 async def list_tasks(
     session: AsyncSession, owner_id: str, query: TaskQuery
-) -> tuple[list[TaskPublic], int]:
+) -> tuple[list[TaskJson], int]:
     now = datetime.now(UTC)
     dialect = dialect_name(session)
     base = _filtered(owner_id, query, dialect, now)
@@ -259,14 +311,21 @@ async def list_tasks(
         .limit(query.limit)
         .offset(query.offset)
     )
-    result = (await session.execute(page)).all()
-    if result:
-        total = int(result[0].total)
+    result = await session.execute(page)
+    keys = list(result.keys())
+    rows = result.all()
+    if rows:
+        total = int(rows[0].total)
     elif query.offset == 0:
         total = 0
     else:
         # A page past the end has no row to carry the total: count separately.
         total = int(await session.scalar(select(func.count()).select_from(base.subquery())) or 0)
-    return [
-        to_public(row, sorted(row.tags.split(",")) if row.tags else [], now) for row in result
-    ], total
+    stored = itemgetter(*(keys.index(name) for name in StoredTask._fields))
+    tags_at = keys.index("tags")
+    records = []
+    for row in rows:
+        joined = row[tags_at]
+        task = StoredTask._make(stored(row))
+        records.append(public_record(task, sorted(joined.split(",")) if joined else [], now))
+    return records, total

@@ -8,7 +8,15 @@ from fastapi import APIRouter, Header, Path, Query, Response, status
 
 from todo.backend.api.deps import CurrentUser, ReadSessionDep, SessionDep
 from todo.backend.api.errors import ApiError, field_error
-from todo.backend.models import SnoozeRequest, TaskCreate, TaskPublic, TasksPublic, TaskUpdate
+from todo.backend.models import (
+    TASKS_JSON,
+    SnoozeRequest,
+    TaskCreate,
+    TaskPublic,
+    TasksJson,
+    TasksPublic,
+    TaskUpdate,
+)
 from todo.backend.tasks import commands, queries
 from todo.domain.bounds import Instant, SafeText
 from todo.domain.tasks import MAX_TAGS, Priority, TaskStatus
@@ -107,8 +115,8 @@ async def list_tasks(
         offset=offset,
     )
     data, count = await queries.list_tasks(session, user.id, query)
-    page = TasksPublic.model_construct(data=data, count=count, limit=limit, offset=offset)
-    return Response(page.model_dump_json(), media_type="application/json")
+    page = TasksJson(data=data, count=count, limit=limit, offset=offset)
+    return Response(TASKS_JSON.dump_json(page), media_type="application/json")
 
 
 @router.get("/{task_id}", response_model=TaskPublic, responses=NOT_FOUND)
