@@ -4,8 +4,11 @@ account's "issuer|subject" key into external_identities (SQLite and PostgreSQL).
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from importlib.resources import files
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -58,3 +61,23 @@ async def test_upgrade_moves_external_subjects_and_keeps_tasks(database_url: str
     await asyncio.to_thread(_downgrade, database_url, "0001")
     (keys,) = await _execute(database_url, "SELECT id, external_subject FROM users ORDER BY id")
     assert keys == [("u-ext", "https://issuer.example|ext-42"), ("u-local", None)]
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(120)
+async def test_processes_starting_at_once_migrate_an_empty_database_once(
+    postgres_url: str,
+) -> None:
+    """Several server processes (TODO_WORKERS, on PostgreSQL) or replicas start together
+    and each migrates on start: every upgrade succeeds and the schema ends at head, once.
+    Before the advisory lock, all but one failed on CREATE TABLE alembic_version."""
+    database_url = postgres_url
+    loop = asyncio.get_running_loop()
+    # Processes, as in production: Alembic's context is one per process.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(4, mp_context=spawn) as processes:
+        upgrades = [loop.run_in_executor(processes, upgrade, database_url) for _ in range(4)]
+        results = await asyncio.gather(*upgrades, return_exceptions=True)
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    ((versions,),) = await _execute(database_url, "SELECT count(*) FROM alembic_version")
+    assert versions == (1,)

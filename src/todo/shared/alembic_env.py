@@ -5,9 +5,10 @@ its own tables and version table, so two owners can share a database."""
 from __future__ import annotations
 
 import asyncio
+import zlib
 
 from alembic import context
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -25,6 +26,13 @@ def run(target_metadata: MetaData, version_table: str = "alembic_version") -> No
             compare_type=True,
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Processes that start together (TODO_WORKERS, replicas migrating on
+                # start) take turns: the next one reads the version table after the
+                # first committed, finds it at head and does nothing, instead of racing
+                # it to CREATE TABLE. Held until this transaction ends.
+                key = zlib.crc32(version_table.encode())
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
             context.run_migrations()
 
     async def migrate_async() -> None:
