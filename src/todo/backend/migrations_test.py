@@ -63,7 +63,7 @@ async def test_upgrade_moves_external_subjects_and_keeps_tasks(database_url: str
     assert keys == [("u-ext", "https://issuer.example|ext-42"), ("u-local", None)]
 
 
-@pytest.mark.postgres
+@pytest.mark.postgres()
 @pytest.mark.timeout(120)
 async def test_processes_starting_at_once_migrate_an_empty_database_once(
     postgres_url: str,
