@@ -79,13 +79,16 @@ REGISTRY = Tool(
 )
 
 # The ingress controller. Traefik's go.mod has replace directives, which `go install`
-# refuses: build-support/traefik repeats them (see its go.mod).
+# refuses: build-support/traefik repeats them (see its go.mod). Built without lego's DNS
+# challenge providers (build-support/traefik/_overrides/lego): the local cluster asks no
+# certificate authority for anything, and they are a third of what Traefik compiles.
 TRAEFIK = Tool(
     name="traefik",
     version=TRAEFIK_VERSION,
     recipe=GoBuild(
         module="build-support/traefik",
         binaries={"traefik": "github.com/traefik/traefik/v3/cmd/traefik"},
+        overrides={"github.com/go-acme/lego/v4": "_overrides/lego"},
         ldflags=(
             "-s",
             "-w",

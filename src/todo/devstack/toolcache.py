@@ -10,7 +10,8 @@ the few C programs from gcc. One mechanism does it for all of them:
   ``TODO_DEVSTACK_CACHE``, else ``~/.cache/todo-devstack``), never in the repository;
 - ``COMPLETE.json`` there records the recipe's fingerprint (what the result was made from:
   the versions, our go.mod/go.sum and Go sources, ldflags and build tags) and how long the
-  build took; a changed fingerprint rebuilds, an equal one is reused at once;
+  build took, in wall time and in CPU; a changed fingerprint rebuilds, an equal one is
+  reused at once;
 - a build runs under a file lock (parallel test processes build once), into a staging
   directory renamed into place when complete (an interrupted build leaves nothing half
   made), niced (``TODO_BUILD_NICE``, default 10: other work on the machine goes first);
@@ -29,6 +30,7 @@ import fcntl
 import hashlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -181,6 +183,12 @@ class GoBuild(Recipe):
     tags: tuple[str, ...] = ()
     env_var: str | None = None  # names the module directory explicitly
     env: Mapping[str, str] = field(default_factory=dict)
+    # Dependencies built with some of their files replaced by ours: a module path -> a
+    # directory of the module (its name starts with "_", so that the go command ignores
+    # it) whose files replace, or add to, those at the same paths in a copy of that
+    # dependency. The build uses the copy through a `replace` in a scratch go.mod
+    # (-modfile); the module's own go.mod and go.sum stay as they are.
+    overrides: Mapping[str, str] = field(default_factory=dict)
 
     def module_dir(self) -> Path | None:
         found = find_repo_dir(self.module, self.env_var)
@@ -197,8 +205,12 @@ class GoBuild(Recipe):
             json.dumps(dict(self.links), sort_keys=True),
             json.dumps(dict(self.env), sort_keys=True),
         ]
+        if self.overrides:  # (only then: the fingerprints of other builds stay as they were)
+            parts.append(json.dumps(dict(self.overrides), sort_keys=True))
         files = [module_dir / "go.mod", module_dir / "go.sum"]
         files += sorted(p for p in module_dir.rglob("*.go") if p.is_file())
+        for directory in self.overrides.values():
+            files += sorted(p for p in (module_dir / directory).rglob("*") if p.is_file())
         for path in files:
             parts += [str(path.relative_to(module_dir)), path.read_bytes()]
         return digest_of(*parts)
@@ -213,10 +225,79 @@ class GoBuild(Recipe):
             )
         go = _require_go(", ".join(self.binaries))
         env = go_env(go, self.env)
+        with tempfile.TemporaryDirectory(prefix="gobuild-") as scratch:
+            modfile = (
+                self._overridden_modfile(go, env, module_dir, Path(scratch), log)
+                if self.overrides
+                else None
+            )
+            self._build_binaries(go, env, module_dir, modfile, staging, log)
+        for link, target in self.links.items():
+            (staging / link).symlink_to(target)
+
+    def _overridden_modfile(
+        self, go: str, env: Mapping[str, str], module_dir: Path, scratch: Path, log: Log
+    ) -> Path:
+        """A scratch go.mod (with the module's go.sum beside it) that replaces each
+        overridden dependency by a copy of it with our files laid over it."""
+        modfile = scratch / "go.mod"
+        shutil.copy(module_dir / "go.mod", modfile)
+        shutil.copy(module_dir / "go.sum", scratch / "go.sum")
+        for number, (dependency, directory) in enumerate(sorted(self.overrides.items())):
+            found = subprocess.run(
+                [go, "mod", "download", "-json", dependency],  # our argv, no shell
+                cwd=module_dir,
+                env=dict(env),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            try:
+                downloaded = json.loads(found.stdout)
+                source = Path(downloaded["Dir"])
+            except (ValueError, KeyError) as exc:
+                raise ToolUnavailable(
+                    f"go mod download {dependency} in {module_dir} failed:\n"
+                    f"{(found.stdout + found.stderr)[-_OUTPUT_TAIL:]}"
+                ) from exc
+            copy = scratch / f"override-{number}"
+            # The module cache is read-only: the copy must be writable to take our files.
+            shutil.copytree(source, copy, copy_function=shutil.copyfile)
+            for directory_path in (copy, *(p for p in copy.rglob("*") if p.is_dir())):
+                directory_path.chmod(0o755)
+            ours = module_dir / directory
+            replaced = sorted(p.relative_to(ours) for p in ours.rglob("*") if p.is_file())
+            for relative in replaced:
+                (copy / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(ours / relative, copy / relative)
+            log(
+                f"{dependency} {downloaded.get('Version', '')} with our "
+                f"{', '.join(map(str, replaced))} ({directory})"
+            )
+            run_build_step(
+                [go, "mod", "edit", f"-replace={dependency}={copy}", str(modfile)],
+                cwd=scratch,
+                env=env,
+                what=f"go mod edit -replace {dependency}",
+                fix="see the output below",
+            )
+        return modfile
+
+    def _build_binaries(
+        self,
+        go: str,
+        env: Mapping[str, str],
+        module_dir: Path,
+        modfile: Path | None,
+        staging: Path,
+        log: Log,
+    ) -> None:
         for output, package in self.binaries.items():
             started = time.monotonic()
             log(f"go build {package} in {module_dir} (first time: minutes)")
             argv = [go, "build", "-trimpath", "-mod=readonly"]
+            if modfile is not None:
+                argv.append(f"-modfile={modfile}")
             if self.tags:
                 argv.append(f"-tags={','.join(self.tags)}")
             argv += [f"-ldflags={' '.join(self.ldflags)}", "-o", str(staging / output), package]
@@ -228,11 +309,10 @@ class GoBuild(Recipe):
                 fix="see the output below",
             )
             log(f"built {output} in {time.monotonic() - started:.0f}s")
-        for link, target in self.links.items():
-            (staging / link).symlink_to(target)
 
     def describe(self) -> str:
-        return f"go build {', '.join(self.binaries.values())} in {self.module}"
+        overridden = f" (ours over {', '.join(sorted(self.overrides))})" if self.overrides else ""
+        return f"go build {', '.join(self.binaries.values())} in {self.module}{overridden}"
 
 
 @dataclass(frozen=True)
@@ -500,6 +580,13 @@ def _sizes(home: Path, outputs: Iterable[str]) -> dict[str, int]:
     return sizes
 
 
+def _children_cpu_seconds() -> float:
+    """User and system CPU of this process's finished children (the build steps); with
+    builds in parallel threads, theirs mix."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def ensure(tool: Tool, log: Log = _log) -> Path:
     """The tool's directory: reused when cached from the same inputs, else built now (once
     per machine: other processes wait on the lock and then find it built)."""
@@ -517,6 +604,7 @@ def ensure(tool: Tool, log: Log = _log) -> Path:
             tempfile.mkdtemp(prefix=f".{tool.name}-{tool.version}.partial-", dir=tool.home.parent)
         )
         started = time.monotonic()
+        cpu_before = _children_cpu_seconds()
         log(f"building {tool.name} {tool.version}: {tool.recipe.describe()}")
         try:
             tool.recipe.build(staging, log)
@@ -526,12 +614,16 @@ def ensure(tool: Tool, log: Log = _log) -> Path:
                     f"{tool.name} {tool.version}: the build finished without {', '.join(missing)}"
                 )
             seconds = round(time.monotonic() - started, 1)
+            cpu_seconds = round(_children_cpu_seconds() - cpu_before, 1)
             record = {
                 "name": tool.name,
                 "version": tool.version,
                 "recipe": tool.recipe.describe(),
                 "fingerprint": fingerprint,
                 "seconds": seconds,
+                # The CPU (user + system) of the processes the build ran: unlike its wall
+                # time, about the same on a busy machine as on an idle one.
+                "cpu_seconds": cpu_seconds,
                 "bytes": _sizes(staging, tool.outputs),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
@@ -542,7 +634,10 @@ def ensure(tool: Tool, log: Log = _log) -> Path:
             staging.rename(tool.home)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        log(f"built {tool.name} {tool.version} in {seconds:.0f}s into {tool.home}")
+        log(
+            f"built {tool.name} {tool.version} in {seconds:.0f}s ({cpu_seconds:.0f}s of CPU) "
+            f"into {tool.home}"
+        )
         return tool.home
 
 
@@ -587,7 +682,8 @@ def build_all(tools: Sequence[Tool], log: Log = _log) -> list[Path]:
         record = build_record(tool) or {}
         state = "cached" if was_cached else "built"
         took = record.get("seconds", "?")
-        log(f"{tool.name} {tool.version}: {state} (build took {took}s) in {home}")
+        cpu = f", {record['cpu_seconds']}s of CPU" if "cpu_seconds" in record else ""
+        log(f"{tool.name} {tool.version}: {state} (build took {took}s{cpu}) in {home}")
         homes.append(home)
     return homes
 
