@@ -264,7 +264,7 @@ def e2e_violations(ci_run: str, cd: dict[str, Any]) -> list[str]:
     """The end-to-end job must run .ci/run's cluster command (against the throw-away
     cluster's kubeconfig: --existing) and then its gitops suite, unchanged."""
     commands = ci_run_commands(ci_run)
-    up = next((c for c in commands if "src/todo/cluster:up" in c), None)
+    up = next((c for c in commands if "pants run src/todo/cluster:up" in c), None)
     suite = next((c for c in commands if "TODO_TEST_SUITES=gitops" in c), None)
     if up is None or suite is None:
         return [".ci/run: runs no cluster command or no gitops suite"]
