@@ -6,7 +6,6 @@ embedded shape), the scheduler's store (`todo.shared.scheduler_migrations`)."""
 
 from __future__ import annotations
 
-import asyncio
 from importlib.resources import files
 
 from todo.shared import alembic_env
@@ -18,8 +17,7 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 
 async def upgrade_async(database_url: str, *, with_scheduler_store: bool = True) -> None:
-    # env.py drives its own event loop: give it a thread of its own.
-    await asyncio.to_thread(upgrade, database_url)
+    await alembic_env.upgrade_async(str(files("todo.backend") / "migrations"), database_url)
     if with_scheduler_store:
         await upgrade_store(database_url)
 

@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from todo.backend.migrate import upgrade
+from todo.backend.migrate import upgrade, upgrade_async
 
 
 def _downgrade(url: str, revision: str) -> None:
@@ -81,3 +81,28 @@ async def test_processes_starting_at_once_migrate_an_empty_database_once(
     assert [r for r in results if isinstance(r, BaseException)] == []
     ((versions,),) = await _execute(database_url, "SELECT count(*) FROM alembic_version")
     assert versions == (1,)
+
+
+async def test_the_async_upgrade_runs_on_the_callers_loop(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On start the app migrates on its own event loop: no second loop (env.py's
+    asyncio.run) and no worker thread beside it, whose objects the app's garbage collector
+    could reach while they run. Twice (the second finds head), and two at once (Alembic's
+    one context, taken in turn)."""
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the upgrade started an event loop or a thread of its own")
+
+    monkeypatch.setattr(asyncio, "run", refused)
+    monkeypatch.setattr(asyncio, "new_event_loop", refused)
+    monkeypatch.setattr(asyncio, "to_thread", refused)
+    await upgrade_async(database_url)
+    await asyncio.gather(upgrade_async(database_url), upgrade_async(database_url))
+    (versions, jobs) = await _execute(
+        database_url,
+        "SELECT version_num FROM alembic_version",
+        "SELECT count(*) FROM alembic_version_scheduler",
+    )
+    assert len(versions) == 1
+    assert jobs == [(1,)]

@@ -8,7 +8,6 @@ idempotent.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ async def upgrade_store(database_url: str) -> None:
     """Create or migrate the scheduler's table in `database_url` (its migrations are the
     table's one owner, wherever the store lives)."""
     location = str(files("todo.shared") / "scheduler_migrations")
-    await asyncio.to_thread(alembic_env.upgrade, location, database_url)
+    await alembic_env.upgrade_async(location, database_url)
 
 
 @dataclass
