@@ -264,7 +264,10 @@ def e2e_violations(ci_run: str, cd: dict[str, Any]) -> list[str]:
     """The end-to-end job must run .ci/run's cluster command (against the throw-away
     cluster's kubeconfig: --existing) and then its gitops suite, unchanged."""
     commands = ci_run_commands(ci_run)
-    up = next((c for c in commands if "pants run src/todo/cluster:up" in c), None)
+    # The stage's own `up` (not `up -- --check-builds`, which decides whether it runs).
+    up = next(
+        (c for c in commands if "pants run src/todo/cluster:up" in c and " -- " not in c), None
+    )
     suite = next((c for c in commands if "TODO_TEST_SUITES=gitops" in c), None)
     if up is None or suite is None:
         return [".ci/run: runs no cluster command or no gitops suite"]
@@ -296,7 +299,7 @@ def test_the_end_to_end_check_reports_another_suite_or_command() -> None:
     suite = next(c for c in ci_run_commands(ci_run) if "TODO_TEST_SUITES=gitops" in c)
     assert e2e_violations(ci_run, other_suite) == [f"e2e: never runs `{suite}`"]
     other_up = ci_run.replace(
-        "./pants run src/todo/cluster:up", "./pants run src/todo/cluster:up --verbose", 1
+        "./pants run src/todo/cluster:up\n", "./pants run src/todo/cluster:up --verbose\n", 1
     )
     assert e2e_violations(other_up, workflow("cd.yml")) == [
         "e2e: never runs `./pants run src/todo/cluster:up --verbose -- --existing`"
