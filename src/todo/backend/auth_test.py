@@ -210,7 +210,9 @@ async def test_the_user_of_a_token_is_read_once_then_remembered(
 def test_a_verified_token_is_remembered_and_never_past_its_expiry(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    issuer = TokenIssuer("s" * 40, "todo-cloud", "todo-cloud", timedelta(seconds=1))
+    # The expiry is whole seconds, so a 1 s lifetime can be over before the second
+    # look on a busy machine: 4 s leaves at least 3 for it.
+    issuer = TokenIssuer("s" * 40, "todo-cloud", "todo-cloud", timedelta(seconds=4))
     token, _ = issuer.issue("user-1", 3)
     first = issuer.verify_local(token)
     assert (first.user_id, first.version) == ("user-1", 3)
