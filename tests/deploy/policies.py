@@ -221,6 +221,7 @@ def dapr_violations(docs: Iterable[Manifest], *, expect_dapr: bool) -> list[str]
             for key in DAPR_REQUIRED
             if not str(annotations.get(key, "")).strip()
         ]
+        found += _app_health_violations(kind_name(doc), annotations)
         spec = pod_spec(doc) or {}
         # The sidecar calls the app's listener for it (dapr-app) if it has one, else http.
         named = {
@@ -236,6 +237,31 @@ def dapr_violations(docs: Iterable[Manifest], *, expect_dapr: bool) -> list[str]
                 f"{kind_name(doc)}: dapr.io/app-port {app_port} is not the container port "
                 f"named {which} ({expected or 'none'})"
             )
+    return found
+
+
+def _app_health_violations(name: str, annotations: Mapping[str, Any]) -> list[str]:
+    """The sidecar takes no job trigger and no event before its first app health probe
+    succeeds: probed each second, a new pod is without reminders for at most a second;
+    15 s of failed probes (Dapr's own default) before the app is called unhealthy."""
+    if annotations.get("dapr.io/enable-app-health-check") != "true":
+        return [f"{name}: the sidecar does not check the app's health"]
+    try:
+        interval = float(annotations.get("dapr.io/app-health-probe-interval", 5))
+        threshold = int(annotations.get("dapr.io/app-health-threshold", 3))
+    except ValueError as exc:
+        return [f"{name}: an app health annotation is not a number ({exc})"]
+    found = []
+    if interval > 1:
+        found.append(
+            f"{name}: the sidecar probes the app every {interval:g} s, so a new pod may go "
+            f"{interval:g} s without reminders (dapr.appHealth.probeSeconds: at most 1)"
+        )
+    if interval * threshold < 15:
+        found.append(
+            f"{name}: {threshold} failed probes {interval:g} s apart call the app unhealthy "
+            "in under 15 s (dapr.appHealth.threshold)"
+        )
     return found
 
 

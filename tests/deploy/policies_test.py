@@ -167,6 +167,28 @@ def test_dapr_annotations_follow_the_values(helm: Helm, workspace: Path) -> None
     assert policies.dapr_violations(docs, expect_dapr=True) == []
 
 
+@pytest.mark.parametrize("chart", ["todo-backend", "todo-worker"])
+def test_the_sidecar_probes_the_app_each_second_and_tolerates_15_s_of_failures(
+    helm: Helm, workspace: Path, chart: str
+) -> None:
+    annotations = deployment(render(helm, workspace, chart))["spec"]["template"]["metadata"][
+        "annotations"
+    ]
+    assert annotations["dapr.io/app-health-probe-interval"] == "1"
+    assert annotations["dapr.io/app-health-threshold"] == "15"
+    # Dapr's defaults (no annotation: every 5 s, 3 failures) are what the policy refuses.
+    slow = render(helm, workspace, chart, **{"dapr.appHealth.probeSeconds": "5"})
+    assert policies.dapr_violations(slow, expect_dapr=True) == [
+        f"Deployment/{chart}: the sidecar probes the app every 5 s, so a new pod may go 5 s "
+        "without reminders (dapr.appHealth.probeSeconds: at most 1)"
+    ]
+    hasty = render(helm, workspace, chart, **{"dapr.appHealth.threshold": "3"})
+    assert policies.dapr_violations(hasty, expect_dapr=True) == [
+        f"Deployment/{chart}: 3 failed probes 1 s apart call the app unhealthy in under 15 s "
+        "(dapr.appHealth.threshold)"
+    ]
+
+
 # --------------------------------------------------------------------------- secrets
 
 

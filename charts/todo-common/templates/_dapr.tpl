@@ -20,6 +20,8 @@ dapr.io/api-token-secret: {{ required "dapr.apiToken.existingSecret is required 
 dapr.io/volume-mounts: "dapr-kube-api:/var/run/secrets/kubernetes.io/serviceaccount"
 dapr.io/enable-app-health-check: "true"
 dapr.io/app-health-check-path: "/healthz"
+dapr.io/app-health-probe-interval: {{ dig "appHealth" "probeSeconds" 1 $dapr | quote }}
+dapr.io/app-health-threshold: {{ dig "appHealth" "threshold" 15 $dapr | quote }}
 dapr.io/enable-metrics: "true"
 dapr.io/metrics-port: {{ $dapr.metricsPort | default 9090 | quote }}
 dapr.io/log-as-json: "true"

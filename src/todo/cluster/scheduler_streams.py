@@ -1,0 +1,86 @@
+"""Whether each sidecar of ours takes job triggers: its stream to the Dapr scheduler.
+
+A pod is Ready before its sidecar has opened that stream: daprd opens it only after its
+first successful health probe of the app, and a trigger that falls due meanwhile waits in
+the scheduler until a stream of that app id connects. On a freshly started cluster that
+made the first reminder seconds late. Dapr 1.16's metadata API tells only which scheduler
+addresses the sidecar has clients for, made before the stream, so the sidecar's own log is
+what says it: ``Scheduler stream connected`` and ``Scheduler stream disconnected``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from kubernetes import client as k8s
+
+from todo.cluster import kube
+
+SIDECAR_CONTAINER = "daprd"
+CONNECTED = "Scheduler stream connected"
+DISCONNECTED = "Scheduler stream disconnected"
+
+
+def _message(line: str) -> str:
+    """The message of one daprd log line, JSON (``dapr.io/log-as-json``) or text."""
+    if line.startswith("{"):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return line
+        if isinstance(record, dict):
+            return str(record.get("msg", ""))
+    return line
+
+
+def stream_connected(log_lines: Iterable[str]) -> bool:
+    """Whether the last word of a sidecar's log on its scheduler stream is that it is
+    connected."""
+    connected = False
+    for line in log_lines:
+        message = _message(line)
+        if DISCONNECTED in message:
+            connected = False
+        elif CONNECTED in message:
+            connected = True
+    return connected
+
+
+def unconnected_pods(api: k8s.ApiClient, namespace: str) -> list[str]:
+    """The pods of ``namespace`` with a running sidecar whose scheduler stream is not
+    connected (a pod without a sidecar takes no triggers and is not counted)."""
+    core = k8s.CoreV1Api(api)
+    waiting = []
+    for pod in kube.pods(api, namespace):
+        if not kube.pod_ready(pod):
+            continue
+        containers = pod.spec.containers if pod.spec else []
+        if not any(c.name == SIDECAR_CONTAINER for c in containers):
+            continue
+        name = kube.name_of(pod)
+        # The raw text: the client would parse a log that happens to be one JSON document.
+        response: Any = core.read_namespaced_pod_log(
+            name, namespace, container=SIDECAR_CONTAINER, _preload_content=False
+        )
+        text = bytes(response.data).decode("utf-8", errors="replace")
+        if not stream_connected(text.splitlines()):
+            waiting.append(name)
+    return waiting
+
+
+def wait_connected(api: k8s.ApiClient, namespace: str, timeout: float = 120) -> None:
+    """Until every Ready pod with a sidecar in ``namespace`` has its scheduler stream."""
+    waiting: list[str] = []
+
+    def connected() -> bool:
+        waiting[:] = unconnected_pods(api, namespace)
+        return not waiting
+
+    kube.wait_until(
+        f"the sidecars in {namespace} connected to the Dapr scheduler",
+        connected,
+        timeout,
+        lambda: f"no stream yet in {', '.join(waiting)}",
+    )
