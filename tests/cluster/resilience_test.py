@@ -6,16 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-from cluster.app import API, Ingress, notifications, signup, soon, wait_for
+from cluster.app import (
+    API,
+    Ingress,
+    lateness,
+    notifications,
+    signup,
+    soon,
+    wait_for,
+    wait_for_notifications,
+)
 from kubernetes import client as k8s
 
-from todo.cluster import install, kube
+from todo.cluster import install, kube, scheduler_streams
 
 
 @dataclass
@@ -149,6 +159,32 @@ async def test_a_rolling_restart_loses_no_accepted_write_and_no_reminder(
         f"{deployment} restart: {len(load.accepted)}/{total} writes accepted, "
         f"{len(load.failed)} refused ({sorted(set(load.failed))})"
     )
+
+
+async def test_a_new_worker_fires_reminders_on_time_once_its_sidecar_has_its_stream(
+    api: k8s.ApiClient, ingress: Ingress
+) -> None:
+    """What `up` and `deliver` wait for after a rollout: every sidecar's stream to the
+    scheduler (a Ready pod alone may not have it yet). From then on a reminder a few
+    seconds ahead fires on time, through the new worker."""
+    restart(api, "todo-worker")
+    await asyncio.to_thread(
+        kube.wait_rollout, api, install.APP_NAMESPACE, "Deployment", "todo-worker", 300
+    )
+    rolled_out = time.monotonic()
+    await asyncio.to_thread(scheduler_streams.wait_connected, api, install.APP_NAMESPACE, 60)
+    print(f"scheduler streams connected {time.monotonic() - rolled_out:.1f}s after the rollout")
+    async with ingress.client(timeout=20) as client:
+        me = await signup(client)
+        fire_at = soon(4)
+        response = await client.post(
+            f"{API}/tasks",
+            headers=me,
+            json={"title": "first", "reminders": [{"kind": "absolute", "at": fire_at.isoformat()}]},
+        )
+        assert response.status_code == 201, response.text
+        (note,) = await wait_for_notifications(client, me, 1, timeout=60)
+        assert 0 <= lateness(note) < 2, f"reminder recorded {lateness(note):.2f}s after its time"
 
 
 async def test_killing_the_worker_mid_stream_loses_no_event(

@@ -180,9 +180,12 @@ def wait_rollout(
         if status is None or obj.spec is None or obj.metadata is None:
             return False
         wanted = obj.spec.replicas or 0
+        # As `kubectl rollout status` judges it: while old pods remain (replicas counts
+        # them), a surge pod updated and a still-Ready old one would pass for done.
         return bool(
             (status.observed_generation or 0) >= (obj.metadata.generation or 0)
             and (status.updated_replicas or 0) == wanted
+            and (status.replicas or 0) == wanted
             and (status.ready_replicas or 0) == wanted
         )
 
