@@ -264,7 +264,7 @@ def e2e_violations(ci_run: str, cd: dict[str, Any]) -> list[str]:
     """The end-to-end job must run .ci/run's cluster command (against the throw-away
     cluster's kubeconfig: --existing) and then its gitops suite, unchanged."""
     commands = ci_run_commands(ci_run)
-    # The stage's own `up` (not `up -- --check-builds`, which decides whether it runs).
+    # The stage's own `up`, without options of its own.
     up = next(
         (c for c in commands if "pants run src/todo/cluster:up" in c and " -- " not in c), None
     )
