@@ -23,6 +23,7 @@ from cluster.app import (
     wait_for,
     wait_for_notifications,
 )
+from cluster.diagnostics import reminder_trail
 from kubernetes import client as k8s
 
 from todo.cluster import install, kube, scheduler_streams
@@ -184,7 +185,10 @@ async def test_a_new_worker_fires_reminders_on_time_once_its_sidecar_has_its_str
         )
         assert response.status_code == 201, response.text
         (note,) = await wait_for_notifications(client, me, 1, timeout=60)
-        assert 0 <= lateness(note) < 2, f"reminder recorded {lateness(note):.2f}s after its time"
+        assert 0 <= lateness(note) < 2, (
+            f"reminder recorded {lateness(note):.2f}s after its time\n"
+            + reminder_trail(api, note["task_id"])
+        )
 
 
 async def test_killing_the_worker_mid_stream_loses_no_event(
