@@ -241,9 +241,10 @@ def dapr_violations(docs: Iterable[Manifest], *, expect_dapr: bool) -> list[str]
 
 
 def _app_health_violations(name: str, annotations: Mapping[str, Any]) -> list[str]:
-    """The sidecar takes no job trigger and no event before its first app health probe
-    succeeds: probed each second, a new pod is without reminders for at most a second;
-    15 s of failed probes (Dapr's own default) before the app is called unhealthy."""
+    """The sidecar delivers no job trigger and no event to an app it holds unhealthy, and
+    probes again an interval later: probed each second, an app that answers again gets
+    its reminders within a second; 15 s of failed probes (as Dapr's defaults allow) before
+    the app is called unhealthy."""
     if annotations.get("dapr.io/enable-app-health-check") != "true":
         return [f"{name}: the sidecar does not check the app's health"]
     try:
@@ -254,8 +255,9 @@ def _app_health_violations(name: str, annotations: Mapping[str, Any]) -> list[st
     found = []
     if interval > 1:
         found.append(
-            f"{name}: the sidecar probes the app every {interval:g} s, so a new pod may go "
-            f"{interval:g} s without reminders (dapr.appHealth.probeSeconds: at most 1)"
+            f"{name}: the sidecar probes the app every {interval:g} s, so an app that answers "
+            f"again may wait {interval:g} s for its reminders (dapr.appHealth.probeSeconds: "
+            "at most 1)"
         )
     if interval * threshold < 15:
         found.append(

@@ -179,8 +179,8 @@ def test_the_sidecar_probes_the_app_each_second_and_tolerates_15_s_of_failures(
     # Dapr's defaults (no annotation: every 5 s, 3 failures) are what the policy refuses.
     slow = render(helm, workspace, chart, **{"dapr.appHealth.probeSeconds": "5"})
     assert policies.dapr_violations(slow, expect_dapr=True) == [
-        f"Deployment/{chart}: the sidecar probes the app every 5 s, so a new pod may go 5 s "
-        "without reminders (dapr.appHealth.probeSeconds: at most 1)"
+        f"Deployment/{chart}: the sidecar probes the app every 5 s, so an app that answers "
+        "again may wait 5 s for its reminders (dapr.appHealth.probeSeconds: at most 1)"
     ]
     hasty = render(helm, workspace, chart, **{"dapr.appHealth.threshold": "3"})
     assert policies.dapr_violations(hasty, expect_dapr=True) == [

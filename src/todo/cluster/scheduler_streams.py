@@ -1,12 +1,12 @@
 """Whether each sidecar of ours takes job triggers: its stream to the Dapr scheduler.
 
-A pod is Ready before its sidecar has opened that stream: daprd opens it only after its
-first successful health probe of the app, and a trigger that falls due meanwhile waits in
-the scheduler until a stream of that app id connects. On a freshly started cluster that
-made the first reminder seconds late. Dapr 1.16's metadata API tells only which scheduler
-addresses the sidecar has clients for, made before the stream, so the sidecar's own log is
-what says it: ``Scheduler stream connected`` and ``Scheduler stream disconnected``.
-"""
+A pod can be Ready without that stream: Kubernetes asks the app, while daprd opens the
+stream only once it holds the app healthy (and again after each reconnection), and a
+trigger that falls due meanwhile waits in the scheduler until a stream of that app id
+connects. So `up` and `deliver` wait for the streams too before they call the product
+running. Dapr 1.16's metadata API tells only which scheduler addresses the sidecar has
+clients for, made before the stream, so the sidecar's own log is what says it:
+``Scheduler stream connected`` and ``Scheduler stream disconnected``."""
 
 from __future__ import annotations
 
