@@ -34,7 +34,7 @@ def reminder_trail(api: k8s.ApiClient, task_id: str, since: int = 180) -> str:
     sections = []
     for app, container, wanted in (
         ("todo-worker", "todo-worker", (task_id, "job", "reconcil")),
-        ("todo-worker", "daprd", ("Scheduler", "App entered", "subscri", "level\":\"error")),
+        ("todo-worker", "daprd", ("Scheduler", "App entered", "subscri", 'level":"error')),
         ("todo-backend", "todo-backend", (task_id,)),
     ):
         for pod in kube.pods(api, install.APP_NAMESPACE, f"app.kubernetes.io/name={app}"):
