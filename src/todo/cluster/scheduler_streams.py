@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kubernetes import client as k8s
@@ -21,6 +22,9 @@ from todo.cluster import kube
 SIDECAR_CONTAINER = "daprd"
 CONNECTED = "Scheduler stream connected"
 DISCONNECTED = "Scheduler stream disconnected"
+# A sidecar connects its stream within seconds of starting: one running this long whose
+# current log says nothing of its stream had it logged in a file rotated since.
+LOG_MEMORY = timedelta(minutes=10)
 
 
 def _message(line: str) -> str:
@@ -35,10 +39,10 @@ def _message(line: str) -> str:
     return line
 
 
-def stream_connected(log_lines: Iterable[str]) -> bool:
-    """Whether the last word of a sidecar's log on its scheduler stream is that it is
-    connected."""
-    connected = False
+def stream_state(log_lines: Iterable[str]) -> bool | None:
+    """The last word of a sidecar's log on its scheduler stream: connected (True) or not
+    (False); None when the log says nothing of it."""
+    connected = None
     for line in log_lines:
         message = _message(line)
         if DISCONNECTED in message:
@@ -46,6 +50,29 @@ def stream_connected(log_lines: Iterable[str]) -> bool:
         elif CONNECTED in message:
             connected = True
     return connected
+
+
+def stream_connected(log_lines: Iterable[str]) -> bool:
+    return stream_state(log_lines) is True
+
+
+def waits_for(state: bool | None, running_since: datetime | None, now: datetime) -> bool:
+    """Whether to wait for a sidecar whose log says ``state`` of its stream. The kubelet
+    rotates container logs, so a sidecar running for long may have logged its stream in a
+    rotated file only: its silence is not waited for, a disconnection is."""
+    if state is True:
+        return False
+    if state is None and running_since is not None:
+        return now - running_since <= LOG_MEMORY
+    return True
+
+
+def _running_since(pod: k8s.V1Pod) -> datetime | None:
+    for status in (pod.status.container_statuses if pod.status else None) or []:
+        if status.name == SIDECAR_CONTAINER and status.state and status.state.running:
+            started: datetime | None = status.state.running.started_at
+            return started
+    return None
 
 
 def unconnected_pods(api: k8s.ApiClient, namespace: str) -> list[str]:
@@ -65,7 +92,7 @@ def unconnected_pods(api: k8s.ApiClient, namespace: str) -> list[str]:
             name, namespace, container=SIDECAR_CONTAINER, _preload_content=False
         )
         text = bytes(response.data).decode("utf-8", errors="replace")
-        if not stream_connected(text.splitlines()):
+        if waits_for(stream_state(text.splitlines()), _running_since(pod), datetime.now(UTC)):
             waiting.append(name)
     return waiting
 
