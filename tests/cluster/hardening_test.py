@@ -332,9 +332,10 @@ def test_access_control_lets_the_worker_call_only_the_internal_task_api(
     me = asyncio.run(sign_up())
     with ingress.sync_client() as client:
         task = client.post(f"{API}/tasks", headers=me, json={"title": "ACL"}).json()
-    # Allowed: the routes the worker uses.
+    # Allowed: the routes the worker uses, the reconciler's page of tasks among them.
     allowed = f"{INVOKE}/internal/v1/tasks/{task['id']}"
     until_allowed_again(api, allowed)
+    until_allowed_again(api, f"{INVOKE}/internal/v1/reminder-tasks?limit=1")
     # Refused by the backend's sidecar: the public API (another route), and another verb on
     # the internal one. The worker's sidecar retries a refusal and may then answer that its
     # circuit breaker is open; the backend's sidecar counts what its policy refused.

@@ -30,7 +30,7 @@ from bump_image_tag import main as bump
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from todo.cluster import argocd, gitserver, install, kube, scheduler_streams
+from todo.cluster import argocd, gitserver, install, kube, scheduler_streams, worker_reconciled
 from todo.cluster.gitserver import git
 from todo.cluster.log import log
 
@@ -294,6 +294,7 @@ def deploy(
     with argocd.api_session(api) as session:
         wait_synced(api, session, revision, healthy=True)
     scheduler_streams.wait_connected(api, install.APP_NAMESPACE)
+    worker_reconciled.wait_reconciled(api, install.APP_NAMESPACE)
     took = time.monotonic() - started
     log(f"Argo CD: every Application Synced and Healthy at {revision[:12]} ({took:.0f}s)")
     return revision
