@@ -3,8 +3,6 @@ a late reminder on a fresh cluster is otherwise gone with the cluster."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from kubernetes import client as k8s
 
 from todo.cluster import install, kube
@@ -15,12 +13,9 @@ WIDTH = 320
 
 def _log(api: k8s.ApiClient, namespace: str, pod: str, container: str, since: int) -> list[str]:
     try:
-        response: Any = k8s.CoreV1Api(api).read_namespaced_pod_log(
-            pod, namespace, container=container, since_seconds=since, _preload_content=False
-        )
+        return kube.pod_log(api, namespace, pod, container, since_seconds=since).splitlines()
     except k8s.ApiException as exc:
         return [f"(no log: {exc.status} {exc.reason})"]
-    return bytes(response.data).decode("utf-8", errors="replace").splitlines()
 
 
 def _section(title: str, lines: list[str]) -> str:

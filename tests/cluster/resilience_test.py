@@ -26,7 +26,7 @@ from cluster.app import (
 from cluster.diagnostics import reminder_trail
 from kubernetes import client as k8s
 
-from todo.cluster import install, kube, scheduler_streams
+from todo.cluster import gitops, install, kube
 
 
 @dataclass
@@ -166,15 +166,16 @@ async def test_a_new_worker_fires_reminders_on_time_once_its_sidecar_has_its_str
     api: k8s.ApiClient, ingress: Ingress
 ) -> None:
     """What `up` and `deliver` wait for after a rollout: every sidecar's stream to the
-    scheduler (a Ready pod alone may not have it yet). From then on a reminder a few
-    seconds ahead fires on time, through the new worker."""
+    scheduler (a Ready pod alone may not have it yet) and the worker's calls reaching the
+    backend. From then on a reminder a few seconds ahead fires on time, through the new
+    worker."""
     restart(api, "todo-worker")
     await asyncio.to_thread(
         kube.wait_rollout, api, install.APP_NAMESPACE, "Deployment", "todo-worker", 300
     )
     rolled_out = time.monotonic()
-    await asyncio.to_thread(scheduler_streams.wait_connected, api, install.APP_NAMESPACE, 60)
-    print(f"scheduler streams connected {time.monotonic() - rolled_out:.1f}s after the rollout")
+    await asyncio.to_thread(gitops.wait_reminders_flow, api)
+    print(f"reminders flow {time.monotonic() - rolled_out:.1f}s after the rollout")
     async with ingress.client(timeout=20) as client:
         me = await signup(client)
         fire_at = soon(4)

@@ -33,7 +33,7 @@ from pathlib import Path
 import httpx
 from kubernetes import client as k8s
 
-from todo.cluster import argocd, gitops, gitserver, images, install, scheduler_streams
+from todo.cluster import argocd, gitops, gitserver, images
 from todo.cluster.gitserver import GitError, git
 from todo.cluster.log import log
 from todo.devstack.toolcache import run_build_step
@@ -166,7 +166,7 @@ def deliver(repo: Path, target: Target, *, timeout: float = 900, say: Log = log)
 
         def rollout() -> None:
             gitops.wait_synced(target.api, session, revision, healthy=True, timeout=timeout)
-            scheduler_streams.wait_connected(target.api, install.APP_NAMESPACE)
+            gitops.wait_reminders_flow(target.api)
             deadline = time.monotonic() + timeout
             while version_served(target) != tag:
                 if time.monotonic() > deadline:

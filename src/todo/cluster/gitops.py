@@ -271,6 +271,14 @@ def wait_synced(
         time.sleep(1)
 
 
+def wait_reminders_flow(api: k8s.ApiClient) -> None:
+    """Until a reminder can fire on time, which Argo CD's Healthy does not say: every
+    sidecar of ours has its stream to the Dapr scheduler, and the worker's calls reach the
+    backend."""
+    scheduler_streams.wait_connected(api, install.APP_NAMESPACE)
+    worker_reconciled.wait_reconciled(api, install.APP_NAMESPACE)
+
+
 def deploy(
     api: k8s.ApiClient, repo: Path, helm: str, images: install.Images, *, reuse: bool = False
 ) -> str:
@@ -293,8 +301,7 @@ def deploy(
     started = time.monotonic()
     with argocd.api_session(api) as session:
         wait_synced(api, session, revision, healthy=True)
-    scheduler_streams.wait_connected(api, install.APP_NAMESPACE)
-    worker_reconciled.wait_reconciled(api, install.APP_NAMESPACE)
+    wait_reminders_flow(api)
     took = time.monotonic() - started
     log(f"Argo CD: every Application Synced and Healthy at {revision[:12]} ({took:.0f}s)")
     return revision

@@ -100,6 +100,32 @@ def wait_until(
         time.sleep(1)
 
 
+def wait_until_none(
+    what: str, pending: Callable[[], list[str]], timeout: float, still: str
+) -> None:
+    """Until ``pending()`` names nothing; on timeout the error lists, after ``still``, what
+    it named last."""
+    left: list[str] = []
+
+    def none_left() -> bool:
+        left[:] = pending()
+        return not left
+
+    wait_until(what, none_left, timeout, lambda: f"{still}: {', '.join(left)}")
+
+
+def pod_log(
+    api: k8s.ApiClient, namespace: str, pod: str, container: str, since_seconds: int | None = None
+) -> str:
+    """A container's current log, as text. Read raw: the client would parse a log that
+    happens to be one JSON document."""
+    kwargs: dict[str, Any] = {"container": container, "_preload_content": False}
+    if since_seconds is not None:
+        kwargs["since_seconds"] = since_seconds
+    response: Any = k8s.CoreV1Api(api).read_namespaced_pod_log(pod, namespace, **kwargs)
+    return bytes(response.data).decode("utf-8", errors="replace")
+
+
 def pods(api: k8s.ApiClient, namespace: str, selector: str = "") -> list[k8s.V1Pod]:
     return list(k8s.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=selector).items)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from kubernetes import client as k8s
 
@@ -52,10 +51,6 @@ def stream_state(log_lines: Iterable[str]) -> bool | None:
     return connected
 
 
-def stream_connected(log_lines: Iterable[str]) -> bool:
-    return stream_state(log_lines) is True
-
-
 def waits_for(state: bool | None, running_since: datetime | None, now: datetime) -> bool:
     """Whether to wait for a sidecar whose log says ``state`` of its stream. The kubelet
     rotates container logs, so a sidecar running for long may have logged its stream in a
@@ -78,7 +73,6 @@ def _running_since(pod: k8s.V1Pod) -> datetime | None:
 def unconnected_pods(api: k8s.ApiClient, namespace: str) -> list[str]:
     """The pods of ``namespace`` with a running sidecar whose scheduler stream is not
     connected (a pod without a sidecar takes no triggers and is not counted)."""
-    core = k8s.CoreV1Api(api)
     waiting = []
     for pod in kube.pods(api, namespace):
         if not kube.pod_ready(pod):
@@ -87,27 +81,17 @@ def unconnected_pods(api: k8s.ApiClient, namespace: str) -> list[str]:
         if not any(c.name == SIDECAR_CONTAINER for c in containers):
             continue
         name = kube.name_of(pod)
-        # The raw text: the client would parse a log that happens to be one JSON document.
-        response: Any = core.read_namespaced_pod_log(
-            name, namespace, container=SIDECAR_CONTAINER, _preload_content=False
-        )
-        text = bytes(response.data).decode("utf-8", errors="replace")
-        if waits_for(stream_state(text.splitlines()), _running_since(pod), datetime.now(UTC)):
+        lines = kube.pod_log(api, namespace, name, SIDECAR_CONTAINER).splitlines()
+        if waits_for(stream_state(lines), _running_since(pod), datetime.now(UTC)):
             waiting.append(name)
     return waiting
 
 
 def wait_connected(api: k8s.ApiClient, namespace: str, timeout: float = 120) -> None:
     """Until every Ready pod with a sidecar in ``namespace`` has its scheduler stream."""
-    waiting: list[str] = []
-
-    def connected() -> bool:
-        waiting[:] = unconnected_pods(api, namespace)
-        return not waiting
-
-    kube.wait_until(
+    kube.wait_until_none(
         f"the sidecars in {namespace} connected to the Dapr scheduler",
-        connected,
+        lambda: unconnected_pods(api, namespace),
         timeout,
-        lambda: f"no stream yet in {', '.join(waiting)}",
+        "no stream yet in",
     )

@@ -1,7 +1,7 @@
 import json
 from datetime import UTC, datetime, timedelta
 
-from todo.cluster.scheduler_streams import LOG_MEMORY, stream_connected, stream_state, waits_for
+from todo.cluster.scheduler_streams import LOG_MEMORY, stream_state, waits_for
 
 
 def line(msg: str, scope: str = "dapr.runtime.scheduler.cluster") -> str:
@@ -18,6 +18,10 @@ def line(msg: str, scope: str = "dapr.runtime.scheduler.cluster") -> str:
             "ver": "1.16.0",
         }
     )
+
+
+def stream_connected(lines: list[str]) -> bool:
+    return stream_state(lines) is True
 
 
 def test_clients_alone_are_not_a_stream() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
 
 from kubernetes import client as k8s
 
@@ -44,33 +43,24 @@ def last_reconcile_succeeded(log_lines: Iterable[str]) -> bool:
 
 
 def unreconciled_pods(api: k8s.ApiClient, namespace: str) -> list[str]:
-    core = k8s.CoreV1Api(api)
+    """The Ready worker pods whose last reconciliation failed, or that logged none yet."""
     waiting = []
     for pod in kube.pods(api, namespace, WORKER_SELECTOR):
         if not kube.pod_ready(pod):
             continue
         name = kube.name_of(pod)
         # Since the last two reconciliations at most: one a minute.
-        response: Any = core.read_namespaced_pod_log(
-            name, namespace, container=WORKER_CONTAINER, since_seconds=150, _preload_content=False
-        )
-        text = bytes(response.data).decode("utf-8", errors="replace")
-        if not last_reconcile_succeeded(text.splitlines()):
+        log = kube.pod_log(api, namespace, name, WORKER_CONTAINER, since_seconds=150)
+        if not last_reconcile_succeeded(log.splitlines()):
             waiting.append(name)
     return waiting
 
 
 def wait_reconciled(api: k8s.ApiClient, namespace: str, timeout: float = 180) -> None:
     """Until every Ready worker pod's last reconciliation succeeded."""
-    waiting: list[str] = []
-
-    def reconciled() -> bool:
-        waiting[:] = unreconciled_pods(api, namespace)
-        return not waiting
-
-    kube.wait_until(
+    kube.wait_until_none(
         f"the worker in {namespace} reaching the backend (its reminder jobs reconciled)",
-        reconciled,
+        lambda: unreconciled_pods(api, namespace),
         timeout,
-        lambda: f"not reconciled yet: {', '.join(waiting)}",
+        "not reconciled yet",
     )
