@@ -13,8 +13,9 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cachetools import TTLCache
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from todo.backend.models import ExternalIdentity, User, UserRegister
@@ -166,9 +167,20 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-async def register(session: AsyncSession, data: UserRegister) -> User:
+# Argon2's work (tens of milliseconds of CPU, more on a busy machine) happens while this
+# module holds no database connection: every function below reads through `reads` (a
+# session closed before the hash starts) and writes only once the hash is done. On SQLite
+# the API's writes share one connection, and a sign-in that held it through its hash
+# stopped every other write for as long (the tail of task creation under load).
+
+
+async def register(
+    reads: async_sessionmaker[AsyncSession], session: AsyncSession, data: UserRegister
+) -> User:
     email = data.email.lower()
-    if await session.scalar(select(User.id).where(col(User.email) == email)) is not None:
+    async with reads() as lookup:
+        taken = await lookup.scalar(select(User.id).where(col(User.email) == email))
+    if taken is not None:
         raise EmailTaken(email)
     # argon2 is deliberately slow: keep it off the event loop.
     password_hash = await asyncio.to_thread(hash_password, data.password)
@@ -183,8 +195,14 @@ async def register(session: AsyncSession, data: UserRegister) -> User:
     return user
 
 
-async def authenticate(session: AsyncSession, email: str, password: str) -> User:
-    user = await session.scalar(select(User).where(col(User.email) == email.lower()))
+async def authenticate(reads: async_sessionmaker[AsyncSession], email: str, password: str) -> User:
+    """The account of `email` if `password` is its password (InvalidCredentials if not).
+
+    A copy read beside the writes: a caller that goes on to write (a sign-in's session,
+    a new password) confirms in its write that the hash verified is still the account's
+    (`confirm_password`), since a password change may commit while this one verifies."""
+    async with reads() as lookup:
+        user = await lookup.scalar(select(User).where(col(User.email) == email.lower()))
     stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
     try:
         await asyncio.to_thread(_hasher.verify, stored, password)
@@ -192,24 +210,46 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
         raise InvalidCredentials from None
     if user is None or not user.password_hash:
         raise InvalidCredentials
-    if _hasher.check_needs_rehash(user.password_hash):
-        return await _upgrade_hash(session, user, password)
     return user
 
 
-async def _upgrade_hash(session: AsyncSession, user: User, password: str) -> User:
-    """Re-hash with today's parameters. The sign-in has succeeded already: if the write
-    fails (a busy or read-only database), the old hash stays, to be upgraded next time,
-    and the caller gets a copy taken before (a rollback expires the session's objects)."""
-    kept = User(**user.model_dump())
-    user.password_hash = await asyncio.to_thread(hash_password, password)
+async def confirm_password(session: AsyncSession, user_id: str, verified_hash: str) -> None:
+    """In the caller's write transaction: the hash a password was verified against is
+    still the account's, else InvalidCredentials. PostgreSQL locks the user's row until
+    the transaction ends, so a password change commits wholly before or after it; on
+    SQLite the one writer connection, held to the commit, does the same."""
+    current = await session.scalar(
+        select(User.password_hash).where(col(User.id) == user_id).with_for_update()
+    )
+    if current != verified_hash:
+        await session.rollback()
+        raise InvalidCredentials
+
+
+async def upgrade_hash(session: AsyncSession, user: User, password: str) -> User:
+    """Re-hash with today's parameters when the stored hash has older ones. The hash is
+    computed first; the write replaces only the hash that was verified. The sign-in has
+    succeeded already: if the write fails (a busy or read-only database), the old hash
+    stays, to be upgraded next time."""
+    old_hash = user.password_hash
+    if old_hash is None or not _hasher.check_needs_rehash(old_hash):
+        return user
+    new_hash = await asyncio.to_thread(hash_password, password)
     try:
+        replaced = await session.execute(
+            update(User)
+            .where(col(User.id) == user.id, col(User.password_hash) == old_hash)
+            .values(password_hash=new_hash)
+            .execution_options(synchronize_session=False)
+        )
         await session.commit()
     except SQLAlchemyError:
         await session.rollback()
         log.warning("password hash upgrade failed; kept the old hash", exc_info=True)
-        return kept
-    return user
+        return user
+    if replaced.rowcount != 1:  # type: ignore[attr-defined]
+        return user  # changed meanwhile: the caller's confirmation refuses the sign-in
+    return User(**{**user.model_dump(), "password_hash": new_hash})
 
 
 class ExternalEmailTaken(Exception):

@@ -118,7 +118,7 @@ async def register(
     if wait:
         raise RateLimited("sign-ups from this address", wait)
     try:
-        user = await auth.register(session, body)
+        user = await auth.register(runtime.reads, session, body)
     except auth.EmailTaken:
         raise ApiError(409, "an account with this email already exists", "email_taken") from None
     refresh = await sessions.start(session, user.id, _refresh_lifetime(runtime))
@@ -135,7 +135,9 @@ async def login(
     address: ClientAddress,
 ) -> Token:
     """Exchange email and password for an access token and a refresh token."""
-    user = await _verified(runtime, session, body.email, body.password, address)
+    user = await _verified(runtime, body.email, body.password, address)
+    user = await auth.upgrade_hash(session, user, body.password)
+    await _confirmed(session, user)
     refresh = await sessions.start(session, user.id, _refresh_lifetime(runtime))
     return _token(request, response, runtime, user, refresh, body.refresh_via)
 
@@ -147,14 +149,15 @@ class WrongPassword(ApiError):
 
 async def _verified(
     runtime: Runtime,
-    session: SessionDep,
     email: str,
     password: str,
     address: str | None,
     wrong: ApiError | None = None,
 ) -> User:
     """The account of this email if the password is right, within the sign-in limits.
-    A wrong password is 401 at sign-in, `wrong` (403) where a token already signed in."""
+    A wrong password is 401 at sign-in, `wrong` (403) where a token already signed in.
+    Holds no connection a write waits for (see `todo.backend.auth`); what the caller
+    then writes on the strength of it goes through `_confirmed`."""
     abuse, throttle, account = runtime.abuse, runtime.throttle, email.lower()
     if address is not None:
         wait = await throttle.hit(abuse.sign_in_per_address, "sign-in", address)
@@ -164,9 +167,29 @@ async def _verified(
     if wait:
         raise RateLimited("failed sign-ins for this account", wait)
     try:
-        return await auth.authenticate(session, account, password)
+        return await auth.authenticate(runtime.reads, account, password)
     except auth.InvalidCredentials:
         await throttle.hit(abuse.sign_in_failures_per_account, "sign-in-failed", account)
+        raise wrong or Unauthorized("wrong email or password") from None
+
+
+async def _stored_password_hash(runtime: Runtime, user_id: str) -> str | None:
+    """The account's password hash (the remembered user carries none), read beside the
+    writes; Unauthorized for an account that no longer exists."""
+    async with runtime.reads() as lookup:
+        stored = await lookup.get(User, user_id)
+    if stored is None:
+        raise Unauthorized("token of an unknown user")
+    return stored.password_hash
+
+
+async def _confirmed(session: SessionDep, user: User, wrong: ApiError | None = None) -> None:
+    """Begins the write that the verified password allows: refused as a wrong password
+    if the account's password changed since it was verified."""
+    assert user.password_hash is not None
+    try:
+        await auth.confirm_password(session, user.id, user.password_hash)
+    except auth.InvalidCredentials:
         raise wrong or Unauthorized("wrong email or password") from None
 
 
@@ -264,17 +287,17 @@ async def change_password(
 ) -> Token:
     """Change the password: every session of the account ends (refresh tokens revoked,
     access tokens refused), and this one continues with the new tokens answered."""
-    stored = await session.get(User, user.id)
-    if stored is None:
-        raise Unauthorized("token of an unknown user")
-    if stored.password_hash is None:
+    if await _stored_password_hash(runtime, user.id) is None:
         raise ApiError(
             400, "this account signs in through its issuer: it has no password", "no_password"
         )
-    await _verified(runtime, session, user.email, body.current_password, None, WrongPassword())
+    verified = await _verified(runtime, user.email, body.current_password, None, WrongPassword())
+    new_hash = await asyncio.to_thread(auth.hash_password, body.new_password)
+    await _confirmed(session, verified, WrongPassword())
     stored = await session.get(User, user.id)
-    assert stored is not None
-    stored.password_hash = await asyncio.to_thread(auth.hash_password, body.new_password)
+    if stored is None:
+        raise Unauthorized("token of an unknown user")
+    stored.password_hash = new_hash
     await session.commit()
     await sessions.end_access_tokens(session, user.id, all_sessions=True)
     await _ended(runtime, user.id)
@@ -302,15 +325,14 @@ async def delete_me(
 ) -> Response:
     """Delete the account and everything it holds; its tokens stop working at once. An
     account with a password confirms with it."""
+    if await _stored_password_hash(runtime, caller.user.id) is not None:
+        if body.password is None:
+            raise ApiError(403, "confirm with your password", "password_required")
+        verified = await _verified(runtime, caller.user.email, body.password, None, WrongPassword())
+        await _confirmed(session, verified, WrongPassword())
     stored = await session.get(User, caller.user.id)
     if stored is None:
         raise Unauthorized("token of an unknown user")
-    if stored.password_hash is not None:
-        if body.password is None:
-            raise ApiError(403, "confirm with your password", "password_required")
-        await _verified(runtime, session, stored.email, body.password, None, WrongPassword())
-        stored = await session.get(User, caller.user.id)
-        assert stored is not None
     await session.delete(stored)
     await session.commit()
     await _ended(runtime, caller.user.id)
