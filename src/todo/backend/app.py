@@ -90,8 +90,8 @@ def build_runtime(settings: BackendSettings) -> Runtime:
     )
     runtime = Runtime(settings, database, bus, relay, live, tokens, abuse)
     if settings.embedded_worker:
-        runtime.scheduler = DatabaseScheduler(sessions)
-        runtime.task_gateway = LocalTaskGateway(sessions)
+        runtime.scheduler = DatabaseScheduler(sessions, database.reads)
+        runtime.task_gateway = LocalTaskGateway(sessions, database.reads)
         reminder_machinery(runtime.scheduler, runtime.task_gateway, bus, EMBEDDED_WORKER_GROUP)
     return runtime
 

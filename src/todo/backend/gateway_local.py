@@ -16,10 +16,14 @@ from todo.domain.ports import PermanentEventError
 
 @dataclass
 class LocalTaskGateway:
+    """`sessions` for the changes; `reads` for the lookups, which then never take SQLite's
+    one writer connection (see `todo.shared.db.Database`)."""
+
     sessions: async_sessionmaker[AsyncSession]
+    reads: async_sessionmaker[AsyncSession]
 
     async def get_task(self, task_id: str) -> TaskSnapshot | None:
-        async with self.sessions() as session:
+        async with self.reads() as session:
             return await queries.load_snapshot(session, task_id)
 
     async def create_next_occurrence(self, task_id: str, idempotency_key: str) -> str | None:

@@ -56,7 +56,16 @@ async def upgrade_store(database_url: str) -> None:
 
 @dataclass
 class DatabaseScheduler:
+    """Jobs as rows of `scheduled_jobs`, fired by a loop that sleeps until the next one.
+
+    `sessions` make the changes; `reads`, when given, look for due jobs beside them. On
+    SQLite the changes share the one writer connection with the API's writes, and a
+    lookup after every (re)schedule held it for two queries each time: the lookups read
+    a snapshot of their own instead (WAL), and the writer is taken only to change a row.
+    """
+
     sessions: async_sessionmaker[AsyncSession]
+    reads: async_sessionmaker[AsyncSession] | None = None
     max_idle_seconds: float = 30.0
     max_attempts: int = 10
     _handler: JobHandler | None = None
@@ -105,24 +114,30 @@ class DatabaseScheduler:
     async def fire_due(self) -> float:
         """Fire every due job; returns seconds until the next one (capped)."""
         assert self._handler is not None
+        reads = self.reads or self.sessions
         while True:
             now = datetime.now(UTC)
-            async with self.sessions() as session:
-                job = await session.scalar(
-                    select(ScheduledJob)
-                    .where(col(ScheduledJob.due_at) <= now)
-                    .order_by(col(ScheduledJob.due_at))
-                    .limit(1)
-                )
-                if job is None:
-                    upcoming = await session.scalar(
-                        select(ScheduledJob.due_at).order_by(col(ScheduledJob.due_at)).limit(1)
+            async with reads() as session:
+                # The earliest job: due, it fires; not yet, its time is the next wake-up.
+                first = (
+                    await session.execute(
+                        select(
+                            col(ScheduledJob.name),
+                            col(ScheduledJob.generation),
+                            col(ScheduledJob.payload),
+                            col(ScheduledJob.due_at),
+                        )
+                        .order_by(col(ScheduledJob.due_at))
+                        .limit(1)
                     )
-                    if upcoming is None:
-                        return self.max_idle_seconds
-                    return max(0.0, min(self.max_idle_seconds, (upcoming - now).total_seconds()))
-                name, generation, payload = job.name, job.generation, dict(job.payload)
-            await self._fire(name, generation, payload)
+                ).one_or_none()
+            if first is None:
+                return self.max_idle_seconds
+            name, generation, payload = first.name, first.generation, first.payload
+            due_at: datetime = first.due_at
+            if due_at > now:
+                return max(0.0, min(self.max_idle_seconds, (due_at - now).total_seconds()))
+            await self._fire(name, generation, dict(payload))
 
     async def _fire(self, name: str, generation: str, payload: dict[str, Any]) -> None:
         assert self._handler is not None

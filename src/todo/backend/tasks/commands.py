@@ -64,8 +64,13 @@ def _emit(
     )
 
 
-async def _set_tags(session: AsyncSession, task_id: str, owner_id: str, tags: list[str]) -> None:
-    await session.execute(delete(TASK_TAGS).where(TASK_TAGS.c.task_id == task_id))
+async def _set_tags(
+    session: AsyncSession, task_id: str, owner_id: str, tags: list[str], *, new: bool = False
+) -> None:
+    # A task created in this transaction has no tags to replace: one statement fewer on
+    # the write path (on SQLite, one hop fewer while the single writer connection is held).
+    if not new:
+        await session.execute(delete(TASK_TAGS).where(TASK_TAGS.c.task_id == task_id))
     if tags:
         await session.execute(
             insert(TASK_TAGS), [{"task_id": task_id, "tag": t, "owner_id": owner_id} for t in tags]
@@ -125,7 +130,7 @@ async def create_task(
         "version": 1,
     }
     row = (await session.execute(insert(TASKS).values(**values).returning(*TASKS.c))).one()
-    await _set_tags(session, task_id, owner_id, data.tags)
+    await _set_tags(session, task_id, owner_id, data.tags, new=True)
     _emit(session, EventType.TASK_CREATED, row, data.tags)
     await session.commit()
     return to_public(row, data.tags)
