@@ -39,6 +39,7 @@ from todo.shared.bus_memory import MemoryEventBus
 from todo.shared.dapr import DaprEventBus, sidecar_client
 from todo.shared.dapr_routes import dapr_subscription_router, require_app_token
 from todo.shared.db import is_sqlite, open_database
+from todo.shared.heap import freeze_startup_heap
 from todo.shared.observability import configure_logging, health_router, instrument
 from todo.shared.scheduler_db import DatabaseScheduler
 
@@ -114,6 +115,7 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
                 await component.start()
                 stack.push_async_callback(component.stop)
             log.info("backend started", extra={"database": runtime.engine.url.render_as_string()})
+            freeze_startup_heap()
             yield
 
     async def database_ready() -> None:

@@ -30,6 +30,7 @@ from todo.shared.dapr import (
 )
 from todo.shared.dapr_routes import dapr_job_router, dapr_subscription_router
 from todo.shared.db import create_engine, session_factory
+from todo.shared.heap import freeze_startup_heap
 from todo.shared.observability import ReadinessCheck, configure_logging, health_router, instrument
 from todo.shared.scheduler_db import DatabaseScheduler, upgrade_store
 from todo.worker.gateway_http import HttpTaskGateway
@@ -142,6 +143,7 @@ def create_app(settings: WorkerSettings | None = None) -> FastAPI:
                 await component.start()
                 stack.push_async_callback(component.stop)
             log.info("worker started", extra={"shape": shape.name})
+            freeze_startup_heap()
             yield
 
     app = FastAPI(title="Todo Cloud worker", version="0.1.0", lifespan=lifespan)
