@@ -4,11 +4,19 @@ A bus or sidecar outage delays events but never loses them: rows stay unpublishe
 the bus accepts them. The relay publishes in commit order and stops a batch at the first
 failure, so per-user order holds. On PostgreSQL only one relay at a time (an advisory
 lock held for the batch transaction) publishes, whatever the number of replicas.
+
+On SQLite (one process) the relay remembers how far it has published and marks what it
+published in one write at most every `mark_seconds`, not after every batch: each mark
+was a transaction on the one writer connection, after every change, that the API's next
+write waited for. A crash before the mark publishes those events again at the next
+start, as any crash between a publish and its mark always could: delivery is at least
+once, and consumers are idempotent.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -96,6 +104,8 @@ class OutboxRelay:
     # Sessions beside the writer, given on SQLite: the batch is read there and the single
     # writer connection is held only to mark it (see `publish_pending`).
     reads: async_sessionmaker[AsyncSession] | None = None
+    # SQLite: the longest a published event waits for its mark (see the module's doc).
+    mark_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         self._loop = BackgroundLoop(
@@ -103,19 +113,36 @@ class OutboxRelay:
         )
         if self.signal is not None:
             self.signal.listen(self._loop.wake)
+        # SQLite: the last seq published, and since when published rows await their mark.
+        self._published_through = 0
+        self._marked_through = 0
+        self._unmarked_since: float | None = None
 
     async def start(self) -> None:
         await self._loop.start()
 
     async def stop(self) -> None:
         await self._loop.stop()
+        if self.reads is not None:
+            try:
+                await self.mark_published()
+            except Exception:
+                # Unmarked rows go out again at the next start: at least once, as ever.
+                log.warning("outbox: marking published events at stop failed", exc_info=True)
 
     async def _step(self) -> float:
         published, failed = await self.publish_pending()
         if failed:
             raise StepFailed
         # A full batch means more may be waiting: go again at once.
-        return 0.0 if published >= self.batch_size else self.poll_seconds
+        if published >= self.batch_size:
+            return 0.0
+        if self._unmarked_since is None:
+            return self.poll_seconds
+        if (wait := self._unmarked_since + self.mark_seconds - time.monotonic()) <= 0:
+            await self.mark_published()
+            return self.poll_seconds
+        return min(self.poll_seconds, wait)
 
     async def publish_pending(self) -> tuple[int, bool]:
         """Publish one batch; returns (events published, whether one failed)."""
@@ -141,25 +168,49 @@ class OutboxRelay:
             return (0, True) if outcome else (len(rows), False)
 
     async def _publish_outside_the_writer(self) -> tuple[int, bool]:
-        # SQLite, one process: the batch is read beside the writer and marked in a short
-        # write of its own, so the API's writes never wait for a publish (a network call
-        # on the Kafka or Dapr bus).
+        # SQLite, one process: the batch is read beside the writer, so the API's writes
+        # never wait for a publish (a network call on the Kafka or Dapr bus), and what was
+        # published is marked later, many batches in one write (`mark_published`).
         assert self.reads is not None
         async with self.reads() as session:
-            rows = (await session.execute(self._pending())).all()
+            rows = (await session.execute(self._pending(after=self._published_through))).all()
         if not rows:
             return 0, False
         outcome = await self._publish(rows)
-        async with self.sessions() as session, session.begin():
-            await session.execute(self._mark(rows, outcome))
-        return (0, True) if outcome else (len(rows), False)
+        if outcome is not None:
+            async with self.sessions() as session, session.begin():
+                await session.execute(self._mark(rows, outcome))
+            return 0, True
+        self._observe_lag(rows)
+        self._published_through = rows[-1].seq
+        if self._unmarked_since is None:
+            self._unmarked_since = time.monotonic()
+        if self._published_through - self._marked_through >= self.batch_size:
+            await self.mark_published()
+        return len(rows), False
 
-    def _pending(self) -> Select[Any]:
+    async def mark_published(self) -> None:
+        """SQLite: mark every row published so far in one write. Rows commit in seq order
+        there (one writer), so each row up to the last one published went out."""
+        through = self._published_through
+        if through <= self._marked_through:
+            return
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.seq <= through, OUTBOX.c.published_at.is_(None))
+                .values(published_at=datetime.now(UTC))
+            )
+        self._marked_through = through
+        if self._published_through == through:
+            self._unmarked_since = None
+
+    def _pending(self, after: int = 0) -> Select[Any]:
         # Columns, not ORM objects, and one UPDATE for the batch: the relay shares the
         # API's event loop, and per-object bookkeeping of 200 rows showed in profiles.
         return (
             select(OUTBOX.c.seq, OUTBOX.c.topic, OUTBOX.c.payload, OUTBOX.c.created_at)
-            .where(OUTBOX.c.published_at.is_(None))
+            .where(OUTBOX.c.published_at.is_(None), OUTBOX.c.seq > after)
             .order_by(OUTBOX.c.seq)
             .limit(self.batch_size)
         )
@@ -179,6 +230,12 @@ class OutboxRelay:
             return f"{type(exc).__name__}: {exc}"[:2000]
         return None
 
+    @staticmethod
+    def _observe_lag(rows: Sequence[Row[Any]]) -> None:
+        now = datetime.now(UTC)
+        for row in rows:
+            OUTBOX_PUBLISH_LAG.observe((now - row.created_at).total_seconds())
+
     def _mark(self, rows: Sequence[Row[Any]], error: str | None) -> Update:
         if error is not None:
             return (
@@ -186,11 +243,9 @@ class OutboxRelay:
                 .where(OUTBOX.c.seq == rows[0].seq)
                 .values(attempts=OUTBOX.c.attempts + 1, last_error=error)
             )
-        now = datetime.now(UTC)
-        for row in rows:
-            OUTBOX_PUBLISH_LAG.observe((now - row.created_at).total_seconds())
+        self._observe_lag(rows)
         return (
             update(OUTBOX)
             .where(OUTBOX.c.seq.in_([row.seq for row in rows]))
-            .values(published_at=now)
+            .values(published_at=datetime.now(UTC))
         )

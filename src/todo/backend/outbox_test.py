@@ -4,18 +4,21 @@ told to refuse: what stays, what is retried, in which order."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from todo.backend.migrate import upgrade_async
 from todo.backend.models import OutboxEvent
-from todo.backend.outbox import OutboxRelay, add_event
+from todo.backend.outbox import OutboxRelay, OutboxSignal, add_event
 from todo.domain.events import CloudEvent, RefreshData, refresh_event
-from todo.shared.db import create_engine, is_sqlite, open_database, session_factory
+from todo.shared.db import Database, create_engine, is_sqlite, open_database, session_factory
 
 
 @dataclass
@@ -118,7 +121,113 @@ async def test_on_sqlite_a_slow_publish_never_holds_the_writer(database_url: str
         await asyncio.wait_for(stage(database.writes, 1), 10)
         publisher.release.set()
         assert await publishing == (3, False)
+        await relay.mark_published()
         rows = await outbox(database.writes)
         assert [row.published_at is not None for row in rows] == [True, True, True, False]
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'todo.db'}"
+    await upgrade_async(url)
+    database = open_database(url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+def count_writes(database: Database) -> list[str]:
+    """The statements that change the database, as they run."""
+    writes: list[str] = []
+
+    @sa_event.listens_for(database.engine.sync_engine, "before_cursor_execute")
+    def _record(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        if statement.lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE")):
+            writes.append(statement)
+
+    return writes
+
+
+async def test_on_sqlite_batches_are_marked_together_and_never_published_twice(
+    sqlite_database: Database,
+) -> None:
+    publisher = RecordingPublisher()
+    relay = OutboxRelay(sqlite_database.writes, publisher, reads=sqlite_database.reads)
+    ids = [*await stage(sqlite_database.writes, 2), *await stage(sqlite_database.writes, 3)]
+    writes = count_writes(sqlite_database)
+
+    assert await relay.publish_pending() == (5, False)
+    more = await stage(sqlite_database.writes, 1)
+    assert await relay.publish_pending() == (1, False)
+    assert await relay.publish_pending() == (0, False)
+
+    # Each event went out once, in commit order, and the relay wrote nothing yet.
+    assert [event_id for _, event_id in publisher.published] == ids + more
+    assert [w for w in writes if "outbox" in w and w.startswith("UPDATE")] == []
+    assert all(row.published_at is None for row in await outbox(sqlite_database.writes))
+    await relay.mark_published()
+    marks = [w for w in writes if w.startswith("UPDATE")]
+    assert len(marks) == 1
+    rows = await outbox(sqlite_database.writes)
+    assert all(row.published_at is not None for row in rows)
+
+
+async def test_on_sqlite_the_relay_marks_within_mark_seconds_and_when_it_stops(
+    sqlite_database: Database,
+) -> None:
+    publisher = RecordingPublisher()
+    signal = OutboxSignal()
+    relay = OutboxRelay(
+        session_factory(sqlite_database.engine, signal.after_commit),
+        publisher,
+        signal,
+        reads=sqlite_database.reads,
+        mark_seconds=0.2,
+    )
+    await relay.start()
+    try:
+        await stage(relay.sessions, 2)
+        await wait_until(lambda: len(publisher.published) == 2)
+        # Marked by the running relay once mark_seconds have passed.
+        await wait_until_marked(sqlite_database, 2)
+        await stage(relay.sessions, 1)
+        await wait_until(lambda: len(publisher.published) == 3)
+    finally:
+        relay.mark_seconds = 3600.0
+        await relay.stop()
+    # What was published since the last mark is marked as the relay stops.
+    await wait_until_marked(sqlite_database, 3)
+
+
+async def test_on_sqlite_a_crash_before_the_mark_publishes_again_at_the_next_start(
+    sqlite_database: Database,
+) -> None:
+    before = RecordingPublisher()
+    crashed = OutboxRelay(sqlite_database.writes, before, reads=sqlite_database.reads)
+    ids = await stage(sqlite_database.writes, 3)
+    assert await crashed.publish_pending() == (3, False)
+
+    after = RecordingPublisher()
+    restarted = OutboxRelay(sqlite_database.writes, after, reads=sqlite_database.reads)
+    assert await restarted.publish_pending() == (3, False)
+
+    # At least once: consumers see these again and are idempotent.
+    assert [event_id for _, event_id in after.published] == ids
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+async def wait_until_marked(database: Database, count: int, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while True:
+            rows = await outbox(database.writes)
+            if sum(row.published_at is not None for row in rows) == count:
+                return
+            await asyncio.sleep(0.02)
