@@ -12,17 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+STOLEN = "stolen by the hypervisor"
 
 
-def _machine_ticks() -> tuple[int, int] | None:
-    """(busy, total) jiffies of all cores since boot."""
+def _machine_ticks() -> tuple[int, int, int] | None:
+    """(busy, total, stolen) jiffies of all cores since boot. Stolen: time this virtual
+    machine was ready to run but the hypervisor ran someone else's (counted as busy)."""
     try:
         first = Path("/proc/stat").read_text().splitlines()[0].split()
     except (OSError, IndexError):
         return None
     values = [int(v) for v in first[1:9]]  # user nice system idle iowait irq softirq steal
     idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
+    return sum(values) - idle, sum(values), values[7]
 
 
 def _process_ticks(pid: int) -> int | None:
@@ -63,8 +65,8 @@ class CpuMonitor:
     _command_last: dict[tuple[str, int], int] = field(default_factory=dict)
     _first: dict[str, int] = field(default_factory=dict)
     _last: dict[str, int] = field(default_factory=dict)
-    _machine_first: tuple[int, int] | None = None
-    _machine_last: tuple[int, int] | None = None
+    _machine_first: tuple[int, int, int] | None = None
+    _machine_last: tuple[int, int, int] | None = None
     _started: float = 0.0
     _ended: float = 0.0
 
@@ -112,7 +114,9 @@ class CpuMonitor:
 
     def cores(self) -> dict[str, float]:
         """Average cores busy over the watched window: 'machine', each process, and
-        'everything else' (the machine less the watched processes)."""
+        'everything else' (the machine less the watched processes), and 'stolen by the
+        hypervisor' where a virtual machine's host ran other guests instead (a noisy
+        neighbour: latency figures then say as much about the host as about us)."""
         seconds = self._ended - self._started
         if seconds <= 0 or self._machine_first is None or self._machine_last is None:
             return {}
@@ -130,9 +134,16 @@ class CpuMonitor:
                 if key[0] == label
             )
             result[label] = ticks / _TICKS / seconds
+        stolen = self._machine_last[2] - self._machine_first[2]
+        stolen_cores = cpus * stolen / total if total else 0.0
         result["everything else"] = max(
-            0.0, result["machine"] - sum(v for k, v in result.items() if k != "machine")
+            0.0,
+            result["machine"]
+            - stolen_cores
+            - sum(v for k, v in result.items() if k != "machine"),
         )
+        if stolen_cores >= 0.005:
+            result[STOLEN] = stolen_cores
         return result
 
 

@@ -494,6 +494,10 @@ async def execute(settings: Settings, slo: SloFile) -> int:
         f"{snapshot.total_count} requests, {snapshot.total_failures} failed, "
         f"{snapshot.throughput_rps:.1f} req/s; summary: {out / report.SUMMARY_FILE}"
     )
+    # What else the machine did meanwhile, in the log too: a CI log may be all there is to
+    # tell a slow service from a busy machine.
+    load = " / ".join(f"{x:.2f}" for x in load_before)
+    log(f"CPU during the load: {cpu.describe(cores)}; load average before (1/5/15 min) {load}")
     for result in failed:
         log(f"SLO breached: {result.describe()}")
     if not failed:
