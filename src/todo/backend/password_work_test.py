@@ -146,17 +146,23 @@ async def _live_refresh_tokens(app: FastAPI, email: str) -> int:
     return int(count or 0)
 
 
-async def test_a_sign_in_verified_against_a_password_changed_meanwhile_is_refused(
-    client: httpx.AsyncClient, app: FastAPI, hasher: HeldHasher, alice: dict[str, str]
-) -> None:
+async def _while_the_password_changes(
+    client: httpx.AsyncClient, hasher: HeldHasher, alice: dict[str, str], flow: Flow
+) -> httpx.Response:
+    """`flow`'s answer when alice's password changes while it verifies the old one."""
     hasher.hold_next()
-    signing_in = asyncio.create_task(_login(client, alice))
+    flowing = asyncio.create_task(flow(client, alice))
     await hasher.wait_entered()
-
     changed = await asyncio.wait_for(_change_password(client, alice), WRITE_WAIT_S)
     assert changed.status_code == 200, changed.text
     hasher.released.set()
-    late = await signing_in
+    return await flowing
+
+
+async def test_a_sign_in_verified_against_a_password_changed_meanwhile_is_refused(
+    client: httpx.AsyncClient, app: FastAPI, hasher: HeldHasher, alice: dict[str, str]
+) -> None:
+    late = await _while_the_password_changes(client, hasher, alice, _login)
 
     # The old password was right when it was typed, not when the sign-in would begin:
     # no session of it, only the one the password change began.
@@ -171,16 +177,10 @@ async def test_a_sign_in_verified_against_a_password_changed_meanwhile_is_refuse
 async def test_an_account_deletion_confirmed_with_a_password_changed_meanwhile_is_refused(
     client: httpx.AsyncClient, app: FastAPI, hasher: HeldHasher, alice: dict[str, str]
 ) -> None:
-    # Deleting with the old password while another device changes it: the deletion's
-    # token was issued before the change, so it is refused either way; it must not
-    # delete the account.
-    hasher.hold_next()
-    deleting = asyncio.create_task(_delete_account(client, alice))
-    await hasher.wait_entered()
-    changed = await asyncio.wait_for(_change_password(client, alice), WRITE_WAIT_S)
-    assert changed.status_code == 200, changed.text
-    hasher.released.set()
+    # Deleting with the old password while another device changes it: the password
+    # confirmed is no longer the account's, so the account stays.
+    deleting = await _while_the_password_changes(client, hasher, alice, _delete_account)
 
-    assert (await deleting).status_code == 403
+    assert deleting.status_code == 403
     async with app.state.runtime.reads() as session:
         assert await session.scalar(select(User.id).where(col(User.email) == "alice@example.com"))
