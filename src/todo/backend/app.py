@@ -22,7 +22,7 @@ from todo.backend.api.router import api_router, internal_router
 from todo.backend.auth import TokenIssuer
 from todo.backend.body_limit import BodyLimit
 from todo.backend.gateway_local import LocalTaskGateway
-from todo.backend.live import LiveUpdates
+from todo.backend.live import LiveUpdates, SubscriptionProbe
 from todo.backend.migrate import upgrade_async
 from todo.backend.outbox import OutboxRelay, OutboxSignal
 from todo.backend.rate_limits import AbusePolicy
@@ -75,8 +75,11 @@ def build_runtime(settings: BackendSettings) -> Runtime:
         reads=database.reads if database.single_writer_connection else None,
     )
     live = LiveUpdates(per_user=settings.live_streams_per_user, total=settings.live_streams_total)
+    live_probe = SubscriptionProbe(bus)
     # Every replica sees every refresh: its browsers may belong to any user.
-    bus.subscribe(Topic.TASK_UPDATES, f"backend-live-{uuid.uuid4().hex[:8]}", live)
+    bus.subscribe(
+        Topic.TASK_UPDATES, f"backend-live-{uuid.uuid4().hex[:8]}", live_probe.handing_on_to(live)
+    )
     tokens = TokenIssuer(
         secret=settings.resolved_jwt_secret(),
         issuer=settings.jwt_issuer,
@@ -89,7 +92,7 @@ def build_runtime(settings: BackendSettings) -> Runtime:
     abuse = AbusePolicy.parse(
         settings.sign_up_rate, settings.sign_in_rate, settings.sign_in_failure_rate
     )
-    runtime = Runtime(settings, database, bus, relay, live, tokens, abuse)
+    runtime = Runtime(settings, database, bus, relay, live, tokens, abuse, live_probe=live_probe)
     if settings.embedded_worker:
         runtime.scheduler = DatabaseScheduler(sessions, database.reads)
         runtime.task_gateway = LocalTaskGateway(sessions, database.reads)
@@ -142,7 +145,15 @@ def create_app(settings: BackendSettings | None = None) -> FastAPI:
     instrument(app)
     app.add_middleware(SecurityHeaders)
     install_database_outage_handlers(app, settings.retry_after_seconds)
-    app.include_router(health_router({"database": database_ready, "event bus": bus_ready}))
+
+    async def live_updates_ready() -> None:
+        await runtime.live_probe.check(within=0.25)
+
+    app.include_router(
+        health_router(
+            {"database": database_ready, "event bus": bus_ready, "live updates": live_updates_ready}
+        )
+    )
     app.include_router(api_router)
     app.include_router(
         internal_router, dependencies=[Depends(require_app_token(settings.app_api_token))]

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from todo.backend.auth import TokenIssuer
 from todo.backend.gateway_local import LocalTaskGateway
-from todo.backend.live import LiveUpdates
+from todo.backend.live import LiveUpdates, SubscriptionProbe
 from todo.backend.outbox import OutboxRelay
 from todo.backend.rate_limits import AbusePolicy, MemoryThrottle, Throttle
 from todo.backend.settings import BackendSettings
@@ -30,6 +30,7 @@ class Runtime:
     live: LiveUpdates
     tokens: TokenIssuer
     abuse: AbusePolicy
+    live_probe: SubscriptionProbe
     throttle: Throttle = field(default_factory=MemoryThrottle)
     users: UserCache = field(default_factory=UserCache)
     scheduler: DatabaseScheduler | None = None
@@ -51,7 +52,7 @@ class Runtime:
 
     def background(self) -> Sequence[Background]:
         """What runs in the background, in start order (stopped in reverse)."""
-        parts: list[Background] = [self.bus, self.relay]
+        parts: list[Background] = [self.bus, self.live_probe, self.relay]
         if self.scheduler is not None:
             parts.append(self.scheduler)
         return parts
