@@ -141,3 +141,47 @@ async def test_publishing_before_the_broker_answers_fails_loudly() -> None:
             await bus.publish("t", event(1))
     finally:
         await bus.stop()
+
+
+async def test_a_newest_only_group_skips_the_history_an_ordinary_group_catches_up(
+    kafka: KafkaBroker,
+) -> None:
+    topic = await fresh_topic(kafka.bootstrap)
+    history = KafkaEventBus(kafka.bootstrap)
+    await history.start()
+    await history.wait_ready(30)
+    await history.publish_batch([(topic, event(n)) for n in range(5)])
+    await history.stop()
+
+    newest: list[int] = []
+    catching_up: list[int] = []
+
+    async def record_newest(e: CloudEvent) -> None:
+        newest.append(e.data["n"])
+
+    async def record_catching_up(e: CloudEvent) -> None:
+        catching_up.append(e.data["n"])
+
+    bus = KafkaEventBus(kafka.bootstrap)
+    bus.subscribe(topic, "live-" + topic, record_newest, newest_only=True)
+    bus.subscribe(topic, "g-" + topic, record_catching_up)
+    await bus.start()
+    await bus.wait_ready(30)
+    try:
+        # The newest-only group reads from where the topic ends once its partition is
+        # assigned: publish until one event reaches it, as the live-updates probe does.
+        n = 100
+        async with asyncio.timeout(60):
+            while not newest:
+                await bus.publish(topic, event(n))
+                n += 1
+                await asyncio.sleep(0.5)
+        await bus.publish_batch([(topic, event(m)) for m in range(1000, 1003)])
+        async with asyncio.timeout(30):
+            while newest[-3:] != [1000, 1001, 1002] or len(catching_up) < 5 + n - 100 + 3:
+                await asyncio.sleep(0.05)
+    finally:
+        await bus.stop()
+    assert not set(newest) & set(range(5)), "a newest-only group replayed the topic's history"
+    assert newest == sorted(newest), "events reached the newest-only group out of order"
+    assert catching_up[:5] == list(range(5)), "an ordinary new group starts at the oldest event"

@@ -76,9 +76,13 @@ def build_runtime(settings: BackendSettings) -> Runtime:
     )
     live = LiveUpdates(per_user=settings.live_streams_per_user, total=settings.live_streams_total)
     live_probe = SubscriptionProbe(bus)
-    # Every replica sees every refresh: its browsers may belong to any user.
+    # Every replica sees every refresh (its browsers may belong to any user), from its start
+    # on: a refresh is a hint for the browsers connected now, none of which needs history.
     bus.subscribe(
-        Topic.TASK_UPDATES, f"backend-live-{uuid.uuid4().hex[:8]}", live_probe.handing_on_to(live)
+        Topic.TASK_UPDATES,
+        f"backend-live-{uuid.uuid4().hex[:8]}",
+        live_probe.handing_on_to(live),
+        newest_only=True,
     )
     tokens = TokenIssuer(
         secret=settings.resolved_jwt_secret(),

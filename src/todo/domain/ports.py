@@ -30,8 +30,13 @@ class EventPublisher(Protocol):
 
 
 class EventBus(EventPublisher, Protocol):
-    def subscribe(self, topic: str, group: str, handler: EventHandler) -> None:
-        """Call `handler` for every event on `topic`, once per consumer `group`."""
+    def subscribe(
+        self, topic: str, group: str, handler: EventHandler, *, newest_only: bool = False
+    ) -> None:
+        """Call `handler` for every event on `topic`, once per consumer `group`: from the
+        oldest event the group has not handled, or with `newest_only` from those published
+        once the group reads (a broadcast of hints that nobody needs late, to a group of
+        one process: it must not replay the topic's history each time it starts)."""
 
     async def start(self) -> None: ...
 

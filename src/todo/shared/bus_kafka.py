@@ -46,6 +46,7 @@ class KafkaEventBus:
     request_timeout_ms: int = 10_000
     _producer: AIOKafkaProducer | None = None
     _groups: dict[str, dict[str, EventHandler]] = field(default_factory=dict)
+    _newest_only: set[str] = field(default_factory=set)
     _consumers: list[AIOKafkaConsumer] = field(default_factory=list)
     # Called with each readable record and its event before the handler runs (metrics).
     observe: Callable[[ConsumerRecord, CloudEvent], None] | None = None
@@ -53,8 +54,12 @@ class KafkaEventBus:
     _connector: asyncio.Task[None] | None = None
     _connected: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def subscribe(self, topic: str, group: str, handler: EventHandler) -> None:
+    def subscribe(
+        self, topic: str, group: str, handler: EventHandler, *, newest_only: bool = False
+    ) -> None:
         self._groups.setdefault(group, {})[topic] = handler
+        if newest_only:
+            self._newest_only.add(group)
 
     async def start(self) -> None:
         """Connect in the background: a service starts (and answers /healthz) while Kafka
@@ -105,7 +110,9 @@ class KafkaEventBus:
                 client_id=self.client_id,
                 group_id=group,
                 enable_auto_commit=False,
-                auto_offset_reset="earliest",
+                # A group without committed offsets starts at the oldest event, or at the
+                # newest for a newest-only one.
+                auto_offset_reset="latest" if group in self._newest_only else "earliest",
                 max_poll_records=self.max_batch,
                 request_timeout_ms=max(self.request_timeout_ms, 40_000),
             )

@@ -44,7 +44,10 @@ class MemoryEventBus:
     _subs: list[_Subscription] = field(default_factory=list)
     dead_letters: list[tuple[CloudEvent, str]] = field(default_factory=list)
 
-    def subscribe(self, topic: str, group: str, handler: EventHandler) -> None:
+    def subscribe(
+        self, topic: str, group: str, handler: EventHandler, *, newest_only: bool = False
+    ) -> None:
+        # In process there is no history before the subscription: every group is newest-only.
         queues: list[asyncio.Queue[CloudEvent]] = [asyncio.Queue() for _ in range(self.partitions)]
         self._subs.append(_Subscription(topic, group, handler, queues))
 

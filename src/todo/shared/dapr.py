@@ -339,7 +339,11 @@ class DaprEventBus(DaprEventPublisher):
         super().__post_init__()
         self._handlers: dict[str, EventHandler] = {}
 
-    def subscribe(self, topic: str, group: str, handler: EventHandler) -> None:
+    def subscribe(
+        self, topic: str, group: str, handler: EventHandler, *, newest_only: bool = False
+    ) -> None:
+        # Where a subscription starts is its pub/sub component's `initialOffset` (the
+        # broadcast component's is `newest`: charts/todo-dapr).
         self._handlers[topic] = handler
         self.consumer = group
 
