@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
+from todo.shared.fair_pool import FairAsyncPool
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores instants in UTC and always hands back aware datetimes, on SQLite too
@@ -119,11 +121,15 @@ def create_engine(url: str, pool_size: int = 10, *, single_writer: bool = False)
         kwargs["connect_args"] = {"timeout": 30}
         if single_writer:
             kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
         # A database that stops answering (a partition, a half-open connection) fails a
         # request after these instead of holding it, and a pooled connection, forever.
         kwargs["connect_args"] = {"timeout": 10, "command_timeout": 30}
+    if ":memory:" not in url:
+        kwargs["poolclass"] = FairAsyncPool
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
 
