@@ -13,7 +13,7 @@ from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import Pool
 
-from todo.shared.db import create_engine
+from todo.shared.db import create_engine, driver_url
 from todo.shared.fair_pool import FairAsyncPool
 
 REQUESTS = 240
@@ -24,7 +24,7 @@ async def overtakes(database_url: str, poolclass: type[Pool]) -> tuple[int, int]
     moment: how many got a connection while one that arrived before still waited, and
     how many got one."""
     engine = create_async_engine(
-        database_url, poolclass=poolclass, pool_size=2, max_overflow=0
+        driver_url(database_url), poolclass=poolclass, pool_size=2, max_overflow=0
     )
     # Both connections made before the requests: a connect's I/O would reorder them.
     async with engine.connect() as first, engine.connect() as second:
@@ -72,7 +72,7 @@ async def test_every_engine_of_ours_hands_out_connections_in_order(database_url:
 
 async def test_a_request_that_waits_too_long_gives_up_and_keeps_no_turn(database_url: str) -> None:
     engine = create_async_engine(
-        database_url,
+        driver_url(database_url),
         poolclass=FairAsyncPool,
         pool_size=1,
         max_overflow=0,
@@ -95,7 +95,7 @@ async def test_a_request_that_waits_too_long_gives_up_and_keeps_no_turn(database
 async def test_a_failed_connect_gives_its_turn_back(tmp_path: Path) -> None:
     missing = tmp_path / "no such directory" / "todo.db"
     engine = create_async_engine(
-        f"sqlite+aiosqlite:///{missing}",
+        driver_url(f"sqlite+aiosqlite:///{missing}"),
         poolclass=FairAsyncPool,
         pool_size=1,
         max_overflow=0,

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
+from todo.shared import sqlite_driver
 from todo.shared.fair_pool import FairAsyncPool
 
 
@@ -108,6 +109,14 @@ def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
+def driver_url(url: str) -> str:
+    """`url` with the dialect this project runs it on: aiosqlite with one thread hop per
+    statement (`todo.shared.sqlite_driver`) for `sqlite+aiosqlite`."""
+    if url.startswith("sqlite+aiosqlite:"):
+        return f"sqlite+{sqlite_driver.DRIVER}:" + url.removeprefix("sqlite+aiosqlite:")
+    return url
+
+
 def create_engine(url: str, pool_size: int = 10, *, single_writer: bool = False) -> AsyncEngine:
     """An engine of `url`. PostgreSQL connections are not pinged before each use (a round
     trip per request, a tenth of the backend's CPU under load): a connection the server
@@ -130,7 +139,7 @@ def create_engine(url: str, pool_size: int = 10, *, single_writer: bool = False)
         kwargs["connect_args"] = {"timeout": 10, "command_timeout": 30}
     if ":memory:" not in url:
         kwargs["poolclass"] = FairAsyncPool
-    engine = create_async_engine(url, **kwargs)
+    engine = create_async_engine(driver_url(url), **kwargs)
     if is_sqlite(url):
 
         @event.listens_for(engine.sync_engine, "connect")
