@@ -57,6 +57,9 @@ class FairAsyncPool(AsyncAdaptedQueuePool):
         else:
             await_(turns.acquire())  # a free turn: taken without waiting
         try:
+            # QueuePool's own _do_get calls itself (so this) again only when its overflow
+            # count changes between two of its lines that do not await: another thread
+            # would have to change it, and every checkout here runs on the loop's thread.
             return super()._do_get()
         except BaseException:
             turns.release()
