@@ -90,8 +90,8 @@ class SubscriptionProbe:
     """Whether this replica's `task-updates` subscription delivers yet.
 
     The subscription starts after the replica does: the broker assigns it partitions, and
-    it reads from the newest event on (Dapr's broadcast component) or catches up from the
-    oldest (the Kafka shape's new consumer group). A refresh published before then never
+    it reads from the newest event on (Dapr's broadcast component, and the Kafka shape's
+    group subscribed `newest_only`). A refresh published before then never
     reaches this replica's streams, and a browser connected to it keeps a stale view. So
     the probe publishes a refresh addressed to nobody (a key of its own) every
     `interval_seconds` until its own subscription hands one back, and readiness waits
