@@ -109,3 +109,34 @@ async def test_a_failed_connect_gives_its_turn_back(tmp_path: Path) -> None:
                     pass
     finally:
         await engine.dispose()
+
+
+async def test_a_turn_given_back_on_another_thread_reaches_the_waiter(tmp_path: Path) -> None:
+    """The garbage collector hands back a connection nobody closed on whichever thread it
+    runs (an aiosqlite thread's): the turn must reach a waiting request through its event
+    loop. asyncio's debug mode refuses a semaphore released from another thread."""
+    asyncio.get_running_loop().set_debug(True)
+    engine = create_async_engine(
+        driver_url(f"sqlite+aiosqlite:///{tmp_path / 'todo.db'}"),
+        poolclass=FairAsyncPool,
+        pool_size=1,
+        max_overflow=0,
+    )
+    pool = engine.pool
+    assert isinstance(pool, FairAsyncPool)
+    held = await engine.connect()
+    await held.exec_driver_sql("SELECT 1")
+    assert pool._turns is not None
+    assert pool._turns.locked()
+    waiter = asyncio.create_task(pool._turns.acquire())
+    try:
+        await asyncio.sleep(0.05)
+        assert not waiter.done()
+        await asyncio.to_thread(pool._give_back_turn)
+        async with asyncio.timeout(5):
+            assert await waiter
+        pool._turns.release()  # the waiter's turn, so that `held` gives back its own
+        await held.close()
+    finally:
+        waiter.cancel()
+        await engine.dispose()
