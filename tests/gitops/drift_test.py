@@ -4,6 +4,7 @@ version keeps serving."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -82,13 +83,24 @@ def test_a_broken_chart_value_fails_the_sync_and_the_running_version_stays(
     except BaseException:
         # A failed check must not leave the served main broken for the tests after it.
         git("revert", "--no-edit", "HEAD", cwd=workdir)
-        push(api, workdir)
+        fixed = push(api, workdir)
+        with contextlib.suppress(gitops.SyncFailed):
+            gitops.wait_synced(api, session, fixed, healthy=True)
+            gitops.sync_failed_earlier(api, session, fixed)
         raise
     # The fix is a revert, synced like any commit.
     git("revert", "--no-edit", "HEAD", cwd=workdir)
     fixed = push(api, workdir)
     gitops.wait_synced(api, session, fixed, healthy=True)
     assert values.read_text() == good
+    assert version_served(target) == before
+    # Git is back to what runs, so Argo CD starts no sync and keeps reporting the failed
+    # one; the operator's sync (what up does too) leaves it reporting what runs.
+    assert gitops.failed_earlier(gitops.applications(api).values(), fixed) == [BACKEND_APP]
+    assert gitops.sync_failed_earlier(api, session, fixed) == [BACKEND_APP]
+    backend = gitops.applications(api, [BACKEND_APP])[BACKEND_APP]
+    assert (backend.phase, backend.operation_revision) == ("Succeeded", fixed), backend
+    assert live_backend(api)[2] == generation
     assert version_served(target) == before
     record("broken sync reported", {"failed": round(reported, 1)})
 

@@ -271,6 +271,51 @@ def wait_synced(
         time.sleep(1)
 
 
+def failed_earlier(statuses: Iterable[AppStatus], revision: str) -> list[str]:
+    """The Applications Synced at ``revision`` whose last sync failed on an earlier one.
+
+    Argo CD starts no operation when git comes back to what the cluster runs (the revert
+    of a commit whose sync failed, or ``up`` serving again what an interrupted run left),
+    so that failure stays the last sync it reports, its message included."""
+    return [
+        s.name
+        for s in statuses
+        if s.sync == "Synced"
+        and s.revision == revision
+        and s.phase in ("Failed", "Error")
+        and s.operation_revision != revision
+    ]
+
+
+def sync_failed_earlier(
+    api: k8s.ApiClient, session: argocd.ArgoCDApi, revision: str, *, timeout: float = 600
+) -> list[str]:
+    """Sync again, at ``revision``, every Application whose last sync failed on an earlier
+    revision (``failed_earlier``), and wait until each of these syncs succeeded: then what
+    Argo CD reports last is what the cluster runs. Nothing changes in the cluster (it is
+    Synced already) but the PreSync hook, which runs again (the migrations are idempotent).
+    The names synced; SyncFailed if one of these syncs fails or time runs out."""
+    stale = failed_earlier(applications(api).values(), revision)
+    for name in stale:
+        # The head of main: ``revision`` unless a push came in between, which the wait
+        # below then reports.
+        session.sync(name)
+    deadline = time.monotonic() + timeout
+    while stale:
+        found = applications(api, stale)
+        done = [s for s in found.values() if s.operation_revision == revision]
+        failed = [s for s in done if s.phase in ("Failed", "Error")]
+        if failed:
+            raise SyncFailed("Argo CD's sync failed:\n" + "\n".join(str(s) for s in failed))
+        if len(done) == len(stale) and all(s.phase == "Succeeded" for s in done):
+            break
+        if time.monotonic() > deadline:
+            lines = "\n".join(str(s) for s in found.values())
+            raise SyncFailed(f"not synced again at {revision[:12]} within {timeout:.0f}s:\n{lines}")
+        time.sleep(1)
+    return stale
+
+
 def wait_reminders_flow(api: k8s.ApiClient) -> None:
     """Until a reminder can fire on time, which Argo CD's Healthy does not say: every
     sidecar of ours has its stream to the Dapr scheduler, and the worker's calls reach the
@@ -301,6 +346,13 @@ def deploy(
     started = time.monotonic()
     with argocd.api_session(api) as session:
         wait_synced(api, session, revision, healthy=True)
+        resynced = sync_failed_earlier(api, session, revision)
+        if resynced:
+            log(
+                f"Argo CD: synced {', '.join(resynced)} again at {revision[:12]}: the last sync "
+                "Argo CD reported (of an earlier revision, before this up) had failed"
+            )
+            wait_synced(api, session, revision, healthy=True)
     wait_reminders_flow(api)
     took = time.monotonic() - started
     log(f"Argo CD: every Application Synced and Healthy at {revision[:12]} ({took:.0f}s)")

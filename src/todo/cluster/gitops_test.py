@@ -154,3 +154,26 @@ def test_done_at_a_revision(
     sync: str, revision: str, phase: str, operation_revision: str, done: bool
 ) -> None:
     assert application(sync, revision, phase, operation_revision).done_at("new") is done
+
+
+@pytest.mark.parametrize(
+    ("sync", "revision", "phase", "operation_revision", "stale"),
+    [
+        # What an interrupted run leaves (or the revert of a broken commit): Synced at the
+        # new revision, the last sync a failure of an earlier one.
+        ("Synced", "new", "Failed", "broken", True),
+        ("Synced", "new", "Error", "broken", True),
+        # A failure of this revision is a real one: reported, not synced over.
+        ("Synced", "new", "Failed", "new", False),
+        ("Synced", "new", "Succeeded", "old", False),
+        ("Synced", "new", "", "", False),
+        ("Synced", "new", "Running", "broken", False),
+        ("OutOfSync", "new", "Failed", "broken", False),
+        ("Synced", "old", "Failed", "broken", False),
+    ],
+)
+def test_failed_earlier_names_what_a_sync_again_would_clear(
+    sync: str, revision: str, phase: str, operation_revision: str, stale: bool
+) -> None:
+    found = gitops.failed_earlier([application(sync, revision, phase, operation_revision)], "new")
+    assert found == (["minikube-todo-backend"] if stale else [])

@@ -2,6 +2,7 @@
 
     ./pants run src/todo/cluster:up                        # local: a cluster on this machine
     ./pants run src/todo/cluster:up -- --existing          # the current kubeconfig's cluster
+    ./pants run src/todo/cluster:up -- --fresh             # local, from a new cluster
     ./pants run src/todo/cluster:up -- --build-only        # only build and cache the tools
     ./pants run src/todo/cluster:up -- --prebuild          # the same, at idle CPU priority
     ./pants run src/todo/cluster:down                      # remove all that `up` started
@@ -14,7 +15,10 @@ caches it outside the repository, and starts a single-node cluster here
 OKE) and builds nothing of Kubernetes. Both then build the images, push them to the
 registry on 127.0.0.1 and install the product (``todo.cluster.install``), our charts through
 Argo CD from the cluster's git server (``todo.cluster.gitops``). ``up`` is idempotent: run
-again, it changes nothing. It ends by printing where the app answers.
+again, it changes nothing (but an Application whose last sync failed is synced again). It
+ends by printing where the app answers. ``--fresh`` first removes the local cluster a
+previous ``up`` left (as ``down`` does), so nothing of an earlier run's state carries over:
+what CI runs.
 
 State lives in ``TODO_CLUSTER_HOME`` (default ``~/.cache/todo-cluster``): the local
 cluster's node (deleted by ``down``; images stay cached) and the registry's storage (kept).
@@ -113,6 +117,7 @@ class Options:
     context: str | None = None
     reuse_images: bool = False
     image_registry: str | None = None
+    fresh: bool = False
 
 
 class Cluster:
@@ -226,6 +231,9 @@ class Cluster:
 
     def up(self) -> int:
         started = time.monotonic()
+        if self.options.fresh and (self.home / "node").exists():
+            log("--fresh: removing the local cluster an earlier up left")
+            self.down(purge=False)
         toolcache.build_all(self.tools(), log)
         log(f"tools ready ({time.monotonic() - started:.0f}s)")
         registry = self.image_registry()
@@ -357,6 +365,12 @@ def up(argv: Sequence[str] | None = None) -> int:
         "reach, e.g. Minikube's registry addon at localhost:5000) instead of 127.0.0.1",
     )
     parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="remove the local cluster an earlier up left (as down does; the cached images "
+        "stay) and start a new one",
+    )
+    parser.add_argument(
         "--reuse-images",
         action="store_true",
         help="build nothing: install the images the last up pushed (they must still be there)",
@@ -390,8 +404,15 @@ def up(argv: Sequence[str] | None = None) -> int:
             return toolcache.cli(TOOLS, ["--build-only", *args.build_only], prog="up --build-only")
         if args.image_registry and not args.existing:
             parser.error("--image-registry is for --existing (the local cluster uses its own)")
+        if args.fresh and args.existing:
+            parser.error("--fresh is for the local cluster (an existing one is not ours to remove)")
         options = Options(
-            args.existing, args.kubeconfig, args.context, args.reuse_images, args.image_registry
+            args.existing,
+            args.kubeconfig,
+            args.context,
+            args.reuse_images,
+            args.image_registry,
+            fresh=args.fresh,
         )
         return Cluster(options).up()
     except (ToolUnavailable, kube.ClusterError, DaemonFailed) as exc:

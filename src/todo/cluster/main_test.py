@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 
+import pytest
+
 from todo.cluster import argocd, builds, images, main
 from todo.devstack import toolcache
 
@@ -36,3 +38,10 @@ def test_the_prebuild_runs_at_idle_priority() -> None:
     assert policy == os.SCHED_IDLE
     assert niceness == 19
     assert os.sched_getscheduler(0) != os.SCHED_IDLE
+
+
+def test_fresh_is_refused_for_an_existing_cluster(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main.up(["--existing", "--fresh"])
+    assert exited.value.code == 2
+    assert "--fresh is for the local cluster" in capsys.readouterr().err
