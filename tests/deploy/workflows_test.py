@@ -260,13 +260,24 @@ def ci_run_commands(text: str) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
+# `up` options for the cluster it starts on this machine, which --existing refuses.
+LOCAL_CLUSTER_ONLY = {"--fresh"}
+
+
 def e2e_violations(ci_run: str, cd: dict[str, Any]) -> list[str]:
     """The end-to-end job must run .ci/run's cluster command (against the throw-away
     cluster's kubeconfig: --existing) and then its gitops suite, unchanged."""
     commands = ci_run_commands(ci_run)
-    # The stage's own `up`, without options of its own.
+    # The stage's own `up`, with no options but those of the local cluster alone (the
+    # throw-away cluster is a new one anyway).
     up = next(
-        (c for c in commands if "pants run src/todo/cluster:up" in c and " -- " not in c), None
+        (
+            c.split(" -- ")[0]
+            for c in commands
+            if "pants run src/todo/cluster:up" in c
+            and set(c.partition(" -- ")[2].split()) <= LOCAL_CLUSTER_ONLY
+        ),
+        None,
     )
     suite = next((c for c in commands if "TODO_TEST_SUITES=gitops" in c), None)
     if up is None or suite is None:
@@ -299,8 +310,11 @@ def test_the_end_to_end_check_reports_another_suite_or_command() -> None:
     suite = next(c for c in ci_run_commands(ci_run) if "TODO_TEST_SUITES=gitops" in c)
     assert e2e_violations(ci_run, other_suite) == [f"e2e: never runs `{suite}`"]
     other_up = ci_run.replace(
-        "./pants run src/todo/cluster:up\n", "./pants run src/todo/cluster:up --verbose\n", 1
+        "./pants run src/todo/cluster:up -- --fresh\n",
+        "./pants run src/todo/cluster:up --verbose -- --fresh\n",
+        1,
     )
+    assert other_up != ci_run
     assert e2e_violations(other_up, workflow("cd.yml")) == [
         "e2e: never runs `./pants run src/todo/cluster:up --verbose -- --existing`"
     ]
