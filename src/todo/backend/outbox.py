@@ -32,7 +32,7 @@ from todo.domain.events import TOPIC_OF_TYPE, CloudEvent
 from todo.domain.metrics import OUTBOX_PUBLISH_LAG
 from todo.domain.ports import EventPublisher
 from todo.shared.background import BackgroundLoop, StepFailed
-from todo.shared.db import dialect_name
+from todo.shared.db import DEFER_TO_COMMIT, dialect_name
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def add_event(session: AsyncSession, event: CloudEvent) -> None:
 def _write_staged_events(session: Session) -> None:
     staged = session.info.pop(_STAGED, None)
     if staged:
-        session.execute(insert(OUTBOX), staged)
+        session.execute(insert(OUTBOX).execution_options(**DEFER_TO_COMMIT), staged)
         session.info[_WRITTEN] = True
 
 

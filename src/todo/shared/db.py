@@ -94,6 +94,12 @@ class JSONModel(TypeDecorator[Any]):
         return None if value is None else _adapter(self.annotation).validate_python(value)
 
 
+# Execution options of a write whose result nobody reads: on SQLite's writer it goes to
+# the database with the next statement or the commit, in one call (todo.shared.sqlite_driver);
+# elsewhere it runs at once.
+DEFER_TO_COMMIT: dict[str, Any] = {sqlite_driver.DEFER_TO_COMMIT: True}
+
+
 def dialect_name(session: AsyncSession) -> str:
     bind = session.bind
     if bind is None:

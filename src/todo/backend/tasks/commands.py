@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -24,11 +24,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from todo.backend.models import TASK_TAGS, TASKS, TaskCreate, TaskPublic, TaskUpdate, new_id, utcnow
 from todo.backend.outbox import add_event
-from todo.backend.tasks.queries import TaskRow, get_owned, snapshot, tags_of, to_public
+from todo.backend.tasks.queries import (
+    StoredTask,
+    TaskRow,
+    get_owned,
+    snapshot,
+    tags_of,
+    to_public,
+)
 from todo.domain.errors import InvalidChange, Uncomputable, VersionConflict
 from todo.domain.events import EventType, RefreshData, ReminderSpec, refresh_event, task_event
 from todo.domain.recurrence import next_occurrence
 from todo.domain.tasks import TaskStatus, check_schedule, shifted_reminders
+from todo.shared.db import DEFER_TO_COMMIT
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +81,8 @@ async def _set_tags(
         await session.execute(delete(TASK_TAGS).where(TASK_TAGS.c.task_id == task_id))
     if tags:
         await session.execute(
-            insert(TASK_TAGS), [{"task_id": task_id, "tag": t, "owner_id": owner_id} for t in tags]
+            insert(TASK_TAGS).execution_options(**DEFER_TO_COMMIT),
+            [{"task_id": task_id, "tag": t, "owner_id": owner_id} for t in tags],
         )
 
 
@@ -106,34 +115,42 @@ async def create_task(
     check_schedule(data.reminders, data.recurrence, data.due_at)
     now = utcnow()
     task_id = new_id()
-    series_id, series_start, number = series or (task_id, data.due_at, 1)
-    values = {
-        "id": task_id,
-        "owner_id": owner_id,
-        "title": data.title,
-        "notes": data.notes,
-        "status": TaskStatus.OPEN,
-        "priority": data.priority,
-        "priority_rank": data.priority.rank,
-        "due_at": data.due_at,
-        "time_zone": data.time_zone,
-        "reminders": [ReminderSpec.model_validate(r.model_dump()) for r in data.reminders],
-        "snoozed_until": None,
-        "recurrence": data.recurrence,
-        "series_id": series_id,
-        "series_start": series_start,
-        "occurrence_number": number,
-        "origin_key": origin_key,
-        "completed_at": None,
-        "created_at": now,
-        "updated_at": now,
-        "version": 1,
-    }
-    row = (await session.execute(insert(TASKS).values(**values).returning(*TASKS.c))).one()
+    due_at = _utc(data.due_at)
+    series_id, series_start, number = series or (task_id, due_at, 1)
+    # No RETURNING: the row is what is written (instants in UTC, as the table hands them
+    # back), so the INSERT waits for the commit with the tags and the events, and on SQLite
+    # the whole create is one call on the writer connection. A constraint it breaks (a
+    # recurrence's successor made twice) is raised by the commit.
+    row = StoredTask(
+        id=task_id,
+        owner_id=owner_id,
+        title=data.title,
+        notes=data.notes,
+        status=TaskStatus.OPEN,
+        priority=data.priority,
+        due_at=due_at,
+        time_zone=data.time_zone,
+        reminders=[ReminderSpec.model_validate(r.model_dump()) for r in data.reminders],
+        snoozed_until=None,
+        recurrence=data.recurrence,
+        series_id=series_id,
+        series_start=_utc(series_start),
+        occurrence_number=number,
+        completed_at=None,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    values = {**row._asdict(), "priority_rank": data.priority.rank, "origin_key": origin_key}
+    await session.execute(insert(TASKS).values(**values).execution_options(**DEFER_TO_COMMIT))
     await _set_tags(session, task_id, owner_id, data.tags, new=True)
     _emit(session, EventType.TASK_CREATED, row, data.tags)
     await session.commit()
     return to_public(row, data.tags)
+
+
+def _utc(instant: datetime | None) -> datetime | None:
+    return None if instant is None else instant.astimezone(UTC)
 
 
 def _updated_values(task: TaskRow, data: TaskUpdate, fields: set[str]) -> dict[str, Any]:

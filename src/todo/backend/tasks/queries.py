@@ -39,26 +39,62 @@ SortKey = Literal["due", "-due", "priority", "-priority", "created", "-created",
 
 
 class TaskRow(Protocol):
-    """What a stored task offers to read: a row of the tasks table, or a `Task`."""
+    """What a stored task offers to read: a row of the tasks table, a `StoredTask` or a
+    `Task` (read-only, so a named tuple is one)."""
 
-    id: str
-    owner_id: str
-    title: str
-    notes: str
-    status: TaskStatus
-    priority: Priority
-    due_at: datetime | None
-    time_zone: str
-    reminders: list[ReminderSpec]
-    snoozed_until: datetime | None
-    recurrence: RecurrenceRule | None
-    series_id: str
-    series_start: datetime | None
-    occurrence_number: int
-    completed_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    version: int
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def owner_id(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def notes(self) -> str: ...
+
+    @property
+    def status(self) -> TaskStatus: ...
+
+    @property
+    def priority(self) -> Priority: ...
+
+    @property
+    def due_at(self) -> datetime | None: ...
+
+    @property
+    def time_zone(self) -> str: ...
+
+    @property
+    def reminders(self) -> list[ReminderSpec]: ...
+
+    @property
+    def snoozed_until(self) -> datetime | None: ...
+
+    @property
+    def recurrence(self) -> RecurrenceRule | None: ...
+
+    @property
+    def series_id(self) -> str: ...
+
+    @property
+    def series_start(self) -> datetime | None: ...
+
+    @property
+    def occurrence_number(self) -> int: ...
+
+    @property
+    def completed_at(self) -> datetime | None: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def updated_at(self) -> datetime: ...
+
+    @property
+    def version(self) -> int: ...
 
 
 class StoredTask(NamedTuple):

@@ -1,0 +1,113 @@
+"""A create writes the task, its tags and its events without RETURNING (they wait for the
+commit): what it hands back is what the table holds, on SQLite and PostgreSQL, and on
+SQLite the whole create is one trip to the writer connection's thread."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from todo.backend.migrate import upgrade_async
+from todo.backend.models import TASK_TAGS, TaskCreate, User
+from todo.backend.outbox import OUTBOX
+from todo.backend.tasks.commands import create_task
+from todo.backend.tasks.queries import get_owned, tags_of, to_public
+from todo.shared.db import Database, is_sqlite, open_database
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    await upgrade_async(database_url)
+    database = open_database(database_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+async def owner(database: Database) -> str:
+    async with database.writes() as session:
+        user = User(email="owner@example.com")
+        session.add(user)
+        await session.commit()
+        return user.id
+
+
+def new_task(**extra: Any) -> TaskCreate:
+    return TaskCreate.model_validate(
+        {
+            "title": "Pay the rent",
+            "notes": "before noon",
+            "priority": "high",
+            "tags": ["home", "money"],
+            # Not in UTC: the table hands instants back in UTC.
+            "due_at": "2031-03-01T12:00:00.123456+02:00",
+            "time_zone": "Europe/Berlin",
+            "reminders": [
+                {"kind": "before_due", "minutes_before": 30},
+                {"kind": "absolute", "at": "2031-03-01T08:00:00+01:00"},
+            ],
+            "recurrence": {"frequency": "monthly", "interval": 1},
+            **extra,
+        }
+    )
+
+
+async def test_the_created_task_is_what_the_table_holds(database: Database, owner: str) -> None:
+    created = await create_task_in(database, owner, new_task())
+    async with database.reads() as session:
+        row = await get_owned(session, owner, created.id)
+        stored = to_public(row, (await tags_of(session, [created.id]))[created.id])
+        events = await session.scalar(select(func.count()).select_from(OUTBOX))
+    assert created.model_dump() == stored.model_dump()
+    assert created.due_at is not None
+    assert created.due_at.isoformat() == "2031-03-01T10:00:00.123456+00:00"
+    assert events == 2
+
+
+async def test_a_broken_constraint_is_raised_and_nothing_of_the_create_stays(
+    database: Database, owner: str
+) -> None:
+    await create_task_in(database, owner, new_task(), origin_key="delivery-1")
+    with pytest.raises(IntegrityError):
+        await create_task_in(database, owner, new_task(title="twice"), origin_key="delivery-1")
+    async with database.reads() as session:
+        tags = await session.scalar(select(func.count()).select_from(TASK_TAGS))
+        events = await session.scalar(select(func.count()).select_from(OUTBOX))
+    assert (tags, events) == (2, 2), "the refused create left rows behind"
+    # The writer connection serves on.
+    await create_task_in(database, owner, new_task(title="after"))
+
+
+async def test_on_sqlite_a_create_is_one_trip_to_the_writer(
+    database: Database, owner: str, database_url: str
+) -> None:
+    if not is_sqlite(database_url):
+        pytest.skip("PostgreSQL's driver makes a round trip per statement")
+    await create_task_in(database, owner, new_task())  # a warm connection
+    loop = asyncio.get_running_loop()
+    original = loop.call_soon_threadsafe
+    trips = 0
+
+    def counted(callback: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal trips
+        trips += 1
+        return original(callback, *args, **kwargs)
+
+    loop.call_soon_threadsafe = counted  # type: ignore[assignment]
+    try:
+        await create_task_in(database, owner, new_task())
+    finally:
+        del loop.call_soon_threadsafe
+    assert trips == 1, "the task, its tags, its events and the commit in one call"
+
+
+async def create_task_in(database: Database, owner: str, data: TaskCreate, **kw: Any) -> Any:
+    async with database.writes() as session:
+        return await create_task(session, owner, data, **kw)
