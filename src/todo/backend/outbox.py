@@ -41,6 +41,8 @@ RELAY_LOCK_KEY = 0x70D0_0B0C
 
 
 OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
+# Built once (the same object, so no cache key to compute); written with the commit.
+_INSERT_EVENTS = insert(OUTBOX).execution_options(**DEFER_TO_COMMIT)
 _STAGED = "todo.outbox.staged"
 _WRITTEN = "todo.outbox.written"
 
@@ -65,7 +67,7 @@ def add_event(session: AsyncSession, event: CloudEvent) -> None:
 def _write_staged_events(session: Session) -> None:
     staged = session.info.pop(_STAGED, None)
     if staged:
-        session.execute(insert(OUTBOX).execution_options(**DEFER_TO_COMMIT), staged)
+        session.execute(_INSERT_EVENTS, staged)
         session.info[_WRITTEN] = True
 
 

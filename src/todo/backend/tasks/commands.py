@@ -40,6 +40,12 @@ from todo.shared.db import DEFER_TO_COMMIT
 
 log = logging.getLogger(__name__)
 
+# Built once: a statement with its values in it is built, keyed and looked up in the
+# compiled cache on every call; these take their rows as parameters and are the same
+# object each time. Their result is never read, so they wait for the commit.
+_INSERT_TASK = insert(TASKS).execution_options(**DEFER_TO_COMMIT)
+_INSERT_TAGS = insert(TASK_TAGS).execution_options(**DEFER_TO_COMMIT)
+
 # A writer without If-Match that keeps losing to others re-reads this often, then gives
 # up with a conflict (only a storm of writers on one task gets there).
 MAX_REAPPLY = 20
@@ -81,7 +87,7 @@ async def _set_tags(
         await session.execute(delete(TASK_TAGS).where(TASK_TAGS.c.task_id == task_id))
     if tags:
         await session.execute(
-            insert(TASK_TAGS).execution_options(**DEFER_TO_COMMIT),
+            _INSERT_TAGS,
             [{"task_id": task_id, "tag": t, "owner_id": owner_id} for t in tags],
         )
 
@@ -142,7 +148,7 @@ async def create_task(
         version=1,
     )
     values = {**row._asdict(), "priority_rank": data.priority.rank, "origin_key": origin_key}
-    await session.execute(insert(TASKS).values(**values).execution_options(**DEFER_TO_COMMIT))
+    await session.execute(_INSERT_TASK, values)
     await _set_tags(session, task_id, owner_id, data.tags, new=True)
     _emit(session, EventType.TASK_CREATED, row, data.tags)
     await session.commit()
