@@ -314,9 +314,10 @@ class ArgoCDApi:
 
     def sync(self, name: str) -> None:
         """Start a sync of Application ``name`` at the head of its target revision (what the
-        UI's Sync button does), pruning as the automated syncs do. No commit can be named:
-        with automated sync on, Argo CD syncs only its target revision."""
-        response = self.http.post(f"/api/v1/applications/{name}/sync", json={"prune": True})
+        UI's Sync button does), without pruning (the root Application never prunes). No
+        commit can be named: with automated sync on, Argo CD syncs only its target
+        revision."""
+        response = self.http.post(f"/api/v1/applications/{name}/sync", json={})
         if response.is_error:
             raise kube.ClusterError(f"Argo CD refused to sync {name}: {response.text}")
 

@@ -295,14 +295,24 @@ def sync_failed_earlier(
     Argo CD reports last is what the cluster runs. Nothing changes in the cluster (it is
     Synced already) but the PreSync hook, which runs again (the migrations are idempotent).
     The names synced; SyncFailed if one of these syncs fails or time runs out."""
-    stale = failed_earlier(applications(api).values(), revision)
+    statuses = applications(api)
+    stale = failed_earlier(statuses.values(), revision)
+    failed_at = {name: statuses[name].operation_revision for name in stale}
     for name in stale:
-        # The head of main: ``revision`` unless a push came in between, which the wait
-        # below then reports.
+        # The head of main: ``revision`` unless a push came in between (reported below).
         session.sync(name)
     deadline = time.monotonic() + timeout
     while stale:
         found = applications(api, stale)
+        moved = [
+            s
+            for s in found.values()
+            if s.operation_revision not in (revision, failed_at[s.name])
+            and s.phase in ("Succeeded", "Failed", "Error")
+        ]
+        if moved:
+            lines = "\n".join(str(s) for s in moved)
+            raise SyncFailed(f"main moved on from {revision[:12]} while syncing again:\n{lines}")
         done = [s for s in found.values() if s.operation_revision == revision]
         failed = [s for s in done if s.phase in ("Failed", "Error")]
         if failed:

@@ -16,9 +16,13 @@ marked `DEFER_TO_COMMIT` (an execution option): it is not sent on its own but wi
 next statement or the commit, in the same call, in the order they were made. A create is
 then one call, its INSERTs and the COMMIT together, where it was four, each of which held
 the single writer connection while waiting for the event loop. An error of a deferred
-statement (a constraint) is raised by the statement or commit it went with, and the
-transaction rolls back as for any error; a rollback drops what was not sent. Other
-dialects ignore the option: PostgreSQL runs the statement at once.
+statement (a constraint) is raised by the statement or commit it went with (naming that
+statement's SQL), and the statements deferred after it were not run: a caller that
+catches such an error must roll back, as every caller here does, never commit. A
+rollback drops what was not sent. Not for a transaction with savepoints or streamed
+(server-side) reads on the writer, which do not send what waits; a statement without
+parameters is never deferred. Other dialects ignore the option: PostgreSQL runs the
+statement at once.
 Everything else is SQLAlchemy's own dialect. The function goes through aiosqlite's own
 queue of calls (`Connection._execute`), as SQLAlchemy's dialect already queues its
 isolation level there; the lockfile pins aiosqlite, and `sqlite_driver_test` holds it.
@@ -191,11 +195,13 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
     def commit(self) -> None:
         connection = self._connection
+        deferred = self.take_deferred()
         if not connection._connection:
-            self._deferred.clear()
+            if deferred:
+                # Writes that were never sent must not pass for committed.
+                self._handle_exception(ValueError("Connection closed"))
             super().commit()
             return
-        deferred = self.take_deferred()
         try:
             await_(connection._execute(lambda: _commit(connection._conn, deferred)))
         except Exception as error:

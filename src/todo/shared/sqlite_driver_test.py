@@ -207,3 +207,14 @@ async def test_a_commit_that_fails_leaves_no_transaction_open(engine: AsyncEngin
         names = (await conn.exec_driver_sql("SELECT name FROM t")).scalars().all()
         orphans = (await conn.exec_driver_sql("SELECT count(*) FROM child")).scalar()
     assert (names, orphans) == (["next user"], 0)
+
+
+async def test_deferred_writes_on_a_closed_connection_fail_the_commit(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        await conn.execute(*deferred_insert("never sent"))
+        await raw.driver_connection.close()  # type: ignore[union-attr]
+        with pytest.raises(exc.DBAPIError, match="Connection closed"):
+            await conn.commit()
