@@ -41,11 +41,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return in_utc(value)
+
+
+def in_utc(instant: datetime | None) -> datetime | None:
+    """An instant as a `UTCDateTime` column hands it back: aware, in UTC (SQLite's naive
+    values are UTC)."""
+    if instant is None:
+        return None
+    if instant.tzinfo is None:
+        return instant.replace(tzinfo=UTC)
+    return instant.astimezone(UTC)
 
 
 E = TypeVar("E", bound=StrEnum)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -36,7 +36,7 @@ from todo.domain.errors import InvalidChange, Uncomputable, VersionConflict
 from todo.domain.events import EventType, RefreshData, ReminderSpec, refresh_event, task_event
 from todo.domain.recurrence import next_occurrence
 from todo.domain.tasks import TaskStatus, check_schedule, shifted_reminders
-from todo.shared.db import DEFER_TO_COMMIT
+from todo.shared.db import DEFER_TO_COMMIT, in_utc
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ async def create_task(
     check_schedule(data.reminders, data.recurrence, data.due_at)
     now = utcnow()
     task_id = new_id()
-    due_at = _utc(data.due_at)
+    due_at = in_utc(data.due_at)
     series_id, series_start, number = series or (task_id, due_at, 1)
     # No RETURNING: the row is what is written (instants in UTC, as the table hands them
     # back), so the INSERT waits for the commit with the tags and the events, and on SQLite
@@ -140,7 +140,7 @@ async def create_task(
         snoozed_until=None,
         recurrence=data.recurrence,
         series_id=series_id,
-        series_start=_utc(series_start),
+        series_start=in_utc(series_start),
         occurrence_number=number,
         completed_at=None,
         created_at=now,
@@ -153,10 +153,6 @@ async def create_task(
     _emit(session, EventType.TASK_CREATED, row, data.tags)
     await session.commit()
     return to_public(row, data.tags)
-
-
-def _utc(instant: datetime | None) -> datetime | None:
-    return None if instant is None else instant.astimezone(UTC)
 
 
 def _updated_values(task: TaskRow, data: TaskUpdate, fields: set[str]) -> dict[str, Any]:
