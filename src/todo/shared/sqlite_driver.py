@@ -200,8 +200,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             if deferred:
                 # Writes that were never sent must not pass for committed.
                 self._handle_exception(ValueError("Connection closed"))
-            super().commit()
-            return
+            return  # as SQLAlchemy's adapter: nothing to commit on a closed connection
         try:
             await_(connection._execute(lambda: _commit(connection._conn, deferred)))
         except Exception as error:
