@@ -199,8 +199,10 @@ class AppStatus:
         Application is Synced with nothing to apply, and Argo CD starts no operation."""
         if self.sync != "Synced" or self.revision != revision:
             return False
-        if self.phase in ("", "Succeeded"):
-            return True
+        return self.phase in ("", "Succeeded") or self.failed_before(revision)
+
+    def failed_before(self, revision: str) -> bool:
+        """The last sync failed, on a revision other than ``revision``."""
         return self.phase in ("Failed", "Error") and self.operation_revision != revision
 
     def __str__(self) -> str:
@@ -280,10 +282,7 @@ def failed_earlier(statuses: Iterable[AppStatus], revision: str) -> list[str]:
     return [
         s.name
         for s in statuses
-        if s.sync == "Synced"
-        and s.revision == revision
-        and s.phase in ("Failed", "Error")
-        and s.operation_revision != revision
+        if s.sync == "Synced" and s.revision == revision and s.failed_before(revision)
     ]
 
 
