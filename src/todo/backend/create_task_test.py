@@ -17,7 +17,8 @@ from todo.backend.models import TASK_TAGS, TaskCreate, User
 from todo.backend.outbox import OUTBOX
 from todo.backend.tasks.commands import create_task
 from todo.backend.tasks.queries import get_owned, tags_of, to_public
-from todo.shared.db import Database, is_sqlite, open_database
+from todo.shared.db import Database, open_database
+from todo.shared.sqlite_driver_test import counting_trips
 
 
 @pytest.fixture
@@ -85,27 +86,12 @@ async def test_a_broken_constraint_is_raised_and_nothing_of_the_create_stays(
     await create_task_in(database, owner, new_task(title="after"))
 
 
-async def test_on_sqlite_a_create_is_one_trip_to_the_writer(
-    database: Database, owner: str, database_url: str
-) -> None:
-    if not is_sqlite(database_url):
-        pytest.skip("PostgreSQL's driver makes a round trip per statement")
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_on_sqlite_a_create_is_one_trip_to_the_writer(database: Database, owner: str) -> None:
     await create_task_in(database, owner, new_task())  # a warm connection
-    loop = asyncio.get_running_loop()
-    original = loop.call_soon_threadsafe
-    trips = 0
-
-    def counted(callback: Any, *args: Any, **kwargs: Any) -> Any:
-        nonlocal trips
-        trips += 1
-        return original(callback, *args, **kwargs)
-
-    loop.call_soon_threadsafe = counted  # type: ignore[assignment]
-    try:
+    with counting_trips(asyncio.get_running_loop()) as trips:
         await create_task_in(database, owner, new_task())
-    finally:
-        del loop.call_soon_threadsafe
-    assert trips == 1, "the task, its tags, its events and the commit in one call"
+    assert trips.count == 1, "the task, its tags, its events and the commit in one call"
 
 
 async def create_task_in(database: Database, owner: str, data: TaskCreate, **kw: Any) -> Any:
