@@ -54,7 +54,16 @@ def install_database_outage_handlers(app: FastAPI, retry_after_seconds: int) -> 
         reason = database_outage(error)
         if reason is None:
             raise error
-        log.warning("database unavailable: 503", extra={"path": request.url.path, "reason": reason})
+        # The reason and the driver's first line in the message too: a plain-text log (a
+        # test's, a terminal's) shows them, and an outage need not log a traceback a request.
+        error_line = str(error).partition("\n")[0][:200]
+        log.warning(
+            "database unavailable (503 on %s): %s: %s",
+            request.url.path,
+            reason,
+            error_line,
+            extra={"path": request.url.path, "reason": reason},
+        )
         return JSONResponse(
             {"detail": f"{reason}; try again shortly", "code": "service_unavailable"},
             status_code=503,

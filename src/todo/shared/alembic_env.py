@@ -20,6 +20,12 @@ def run(target_metadata: MetaData, version_table: str = "alembic_version") -> No
     url = config.get_main_option("sqlalchemy.url") or ""
 
     def migrate(connection: Connection) -> None:
+        if connection.dialect.name == "sqlite":
+            # WAL from the database's first migration on, set by this one connection:
+            # the app's pools then only read the mode. Left to them, their first
+            # connections raced to switch it, and SQLite refused one at once.
+            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util.concurrency import await_
 
 from todo.shared import sqlite_driver
 from todo.shared.fair_pool import FairAsyncPool
@@ -157,7 +160,7 @@ def create_engine(url: str, pool_size: int = 10, *, single_writer: bool = False)
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _use_wal(cursor)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
@@ -166,6 +169,34 @@ def create_engine(url: str, pool_size: int = 10, *, single_writer: bool = False)
             dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
 
     return engine
+
+
+# How long a connection of a database not yet in WAL mode retries the switch.
+_WAL_SWITCH_TRIES = 40
+_WAL_SWITCH_PAUSE_SECONDS = 0.05
+
+
+def _use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode (readers beside the writer), unless it is already.
+
+    WAL is a property of the file: a migrated database has it from its first migration
+    (`todo.shared.alembic_env`), and a connection only reads the mode, which takes no lock.
+    Switching needs every other connection out of the file, and SQLite refuses at once,
+    without its busy wait, one of two connections that switch together: a database made
+    without a migration is switched here, a refused switch retried while the other
+    connection finishes its own (it then finds WAL mode already set)."""
+    cursor.execute("PRAGMA journal_mode")
+    if cursor.fetchone()[0] == "wal":
+        return
+    for attempt in range(1, _WAL_SWITCH_TRIES + 1):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == _WAL_SWITCH_TRIES:
+                raise
+        # The connect hook runs in SQLAlchemy's greenlet on the event loop: wait there.
+        await_(asyncio.sleep(_WAL_SWITCH_PAUSE_SECONDS))
 
 
 AfterCommit = Callable[[Session], None]
