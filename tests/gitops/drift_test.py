@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
+from typing import Any
 
 from gitops.checks import push, read, record
 from gitops.traffic import steady_traffic
@@ -33,10 +34,25 @@ def live_backend(api: k8s.ApiClient) -> tuple[str, int, int]:
     )
 
 
+def last_sync(session: argocd.ArgoCDApi) -> dict[str, Any]:
+    """The backend Application's last sync operation ({} if none)."""
+    return dict(session.application(BACKEND_APP)["status"].get("operationState") or {})
+
+
+def sync_finished(operation: dict[str, Any], earlier_start: str | None) -> bool:
+    """`operation` is a sync other than the one started at `earlier_start`, and has ended."""
+    return operation.get("startedAt") != earlier_start and operation.get("phase") in (
+        "Succeeded",
+        "Failed",
+        "Error",
+    )
+
+
 def test_a_hand_edit_of_live_objects_is_undone(
     api: k8s.ApiClient, session: argocd.ArgoCDApi
 ) -> None:
     level, replicas, _ = live_backend(api)
+    earlier_sync = last_sync(session).get("startedAt")
     started = time.monotonic()
     other = "ERROR" if level != "ERROR" else "INFO"
     k8s.CoreV1Api(api).patch_namespaced_config_map(
@@ -53,8 +69,15 @@ def test_a_hand_edit_of_live_objects_is_undone(
         lambda: str(gitops.applications(api, [BACKEND_APP])[BACKEND_APP]),
     )
     healed = time.monotonic() - started
-    backend = session.application(BACKEND_APP)
-    operation = backend["status"]["operationState"]
+    # The self-heal's sync restores the objects before it ends (it still waits on their
+    # health): judge it once it has finished.
+    kube.wait_until(
+        "the self-heal's sync finished",
+        lambda: sync_finished(last_sync(session), earlier_sync),
+        180,
+        lambda: str(last_sync(session)),
+    )
+    operation = last_sync(session)
     assert operation["operation"]["initiatedBy"]["automated"] is True
     assert operation["phase"] == "Succeeded"
     # The comparison that follows the self-heal's sync can lag its end by a reconcile.
