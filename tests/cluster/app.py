@@ -59,8 +59,15 @@ def soon(seconds: float) -> datetime:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).replace(microsecond=0)
 
 
+# The most notifications one request lists (the API's own bound): a check that all of a
+# run's reminders fired must see them all, and the default page is 50.
+NOTIFICATIONS_PAGE = 200
+
+
 async def notifications(client: httpx.AsyncClient, who: dict[str, str]) -> list[dict[str, Any]]:
-    response = await client.get(f"{API}/notifications", headers=who)
+    response = await client.get(
+        f"{API}/notifications", headers=who, params={"limit": NOTIFICATIONS_PAGE}
+    )
     assert response.status_code == 200, response.text
     data: list[dict[str, Any]] = response.json()["data"]
     return data

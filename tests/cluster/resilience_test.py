@@ -15,6 +15,7 @@ import httpx
 import pytest
 from cluster.app import (
     API,
+    NOTIFICATIONS_PAGE,
     Ingress,
     lateness,
     notifications,
@@ -27,6 +28,9 @@ from cluster.diagnostics import reminder_trail
 from kubernetes import client as k8s
 
 from todo.cluster import gitops, install, kube
+
+# Fewer than one page of notifications holds (`notifications` reads one page).
+MAX_REMINDERS = NOTIFICATIONS_PAGE - 50
 
 
 @dataclass
@@ -44,11 +48,15 @@ async def steady_writes(
     stop: asyncio.Event,
     remind_every: int,
 ) -> None:
-    """Create tasks back to back; every ``remind_every``-th one with a reminder 25 s ahead."""
-    n = 0
+    """Create tasks back to back; every ``remind_every``-th one with a reminder 25 s ahead,
+    as long as one page of notifications can show them all (a slow rollout lengthens the
+    run, and with it the count)."""
+    n = reminders = 0
     while not stop.is_set():
         n += 1
-        fire_at = soon(25) if n % remind_every == 0 else None
+        fire_at = None
+        if n % remind_every == 0 and reminders < MAX_REMINDERS:
+            fire_at, reminders = soon(25), reminders + 1
         body: dict[str, object] = {"title": f"steady {n}"}
         if fire_at is not None:
             body["reminders"] = [{"kind": "absolute", "at": fire_at.isoformat()}]
@@ -76,6 +84,15 @@ async def retried(client: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.R
             return response
         await asyncio.sleep(0.5)
     raise AssertionError(f"POST {url} was refused 20 times")
+
+
+def terminating_pods(api: k8s.ApiClient, name: str) -> list[str]:
+    """The pods of ``name`` (an app.kubernetes.io/name) that are being deleted."""
+    return [
+        str(pod.metadata.name)
+        for pod in kube.pods(api, install.APP_NAMESPACE, f"app.kubernetes.io/name={name}")
+        if pod.metadata is not None and pod.metadata.deletion_timestamp is not None
+    ]
 
 
 def restart(api: k8s.ApiClient, deployment: str) -> None:
@@ -174,6 +191,17 @@ async def test_a_new_worker_fires_reminders_on_time_once_its_sidecar_has_its_str
         kube.wait_rollout, api, install.APP_NAMESPACE, "Deployment", "todo-worker", 300
     )
     rolled_out = time.monotonic()
+    # The replaced pod terminates for up to its grace period after the rollout counts it
+    # out: until it has left, its sidecar may still hold the consumer group's partitions
+    # (a rebalance when it leaves) or a scheduler stream, and the timing below would
+    # judge the old pod's goodbye, not the new one.
+    await asyncio.to_thread(
+        kube.wait_until,
+        "the replaced worker pod gone",
+        lambda: not terminating_pods(api, "todo-worker"),
+        120,
+        lambda: str(terminating_pods(api, "todo-worker")),
+    )
     await asyncio.to_thread(gitops.wait_reminders_flow, api)
     print(f"reminders flow {time.monotonic() - rolled_out:.1f}s after the rollout")
     async with ingress.client(timeout=20) as client:

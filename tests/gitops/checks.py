@@ -14,6 +14,9 @@ from todo.cluster.gitserver import git
 from todo.cluster.main import cluster_home
 
 CUSTOM = ("argoproj.io", "v1alpha1", argocd.NAMESPACE)
+# How long a check of the version served waits for its one answer: a busy node may take
+# more than the delivery loop's quick poll allows, and a check must not read that as none.
+ANSWER_SECONDS = 30.0
 
 
 def app(api: k8s.ApiClient, name: str) -> dict[str, Any]:

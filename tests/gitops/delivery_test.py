@@ -11,7 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gitops.checks import app, assert_hook_ran_before_the_backend, push, read, record
+from gitops.checks import (
+    ANSWER_SECONDS,
+    app,
+    assert_hook_ran_before_the_backend,
+    push,
+    read,
+    record,
+)
 from gitops.traffic import Traffic, steady_traffic
 from kubernetes import client as k8s
 
@@ -52,7 +59,7 @@ def assert_clean_rollout(traffic: Traffic, old: str, new: str) -> None:
 
 @pytest.fixture(scope="module")
 def before(target: Target) -> str:
-    served = version_served(target)
+    served = version_served(target, timeout=ANSWER_SECONDS)
     assert served, "the backend does not answer through the ingress"
     return served
 
@@ -79,7 +86,7 @@ def test_a_commit_reaches_the_cluster_with_no_failed_request(
     with steady_traffic(target.ingress, target.host) as traffic:
         delivery: Delivery = deliver(workdir, target)
         traffic.wait_for_version(delivery.tag)
-    assert version_served(target) == delivery.tag
+    assert version_served(target, timeout=ANSWER_SECONDS) == delivery.tag
     assert_clean_rollout(traffic, before, delivery.tag)
     assert image_labels(target, backend_image(api))[LABEL] == marker
     statuses = gitops.applications(api)
@@ -106,7 +113,7 @@ def test_reverting_the_bump_rolls_back_the_same_way(
         gitops.wait_synced(api, session, revision, healthy=True)
         traffic.wait_for_version(before)
         served = time.monotonic()
-    assert version_served(target) == before
+    assert version_served(target, timeout=ANSWER_SECONDS) == before
     current = traffic.versions[0]
     assert_clean_rollout(traffic, current, before)
     assert_hook_ran_before_the_backend(api, app(api, f"{gitops.ENVIRONMENT}-todo-backend"))

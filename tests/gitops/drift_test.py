@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gitops.checks import push, read, record
+from gitops.checks import ANSWER_SECONDS, push, read, record
 from gitops.traffic import steady_traffic
 from kubernetes import client as k8s
 
@@ -94,7 +94,7 @@ def test_a_hand_edit_of_live_objects_is_undone(
 def test_a_broken_chart_value_fails_the_sync_and_the_running_version_stays(
     api: k8s.ApiClient, session: argocd.ArgoCDApi, target: Target, workdir: Path
 ) -> None:
-    before = version_served(target)
+    before = version_served(target, timeout=ANSWER_SECONDS)
     assert before, "the backend does not answer through the ingress"
     values = workdir / "gitops" / "envs" / gitops.ENVIRONMENT / "backend.yaml"
     good = values.read_text()
@@ -117,7 +117,7 @@ def test_a_broken_chart_value_fails_the_sync_and_the_running_version_stays(
     fixed = push(api, workdir)
     gitops.wait_synced(api, session, fixed, healthy=True)
     assert values.read_text() == good
-    assert version_served(target) == before
+    assert version_served(target, timeout=ANSWER_SECONDS) == before
     # Git is back to what runs, so Argo CD starts no sync and keeps reporting the failed
     # one; the operator's sync (what up does too) leaves it reporting what runs.
     assert gitops.failed_earlier(gitops.applications(api).values(), fixed) == [BACKEND_APP]
@@ -125,7 +125,7 @@ def test_a_broken_chart_value_fails_the_sync_and_the_running_version_stays(
     backend = gitops.applications(api, [BACKEND_APP])[BACKEND_APP]
     assert (backend.phase, backend.operation_revision) == ("Succeeded", fixed), backend
     assert live_backend(api)[2] == generation
-    assert version_served(target) == before
+    assert version_served(target, timeout=ANSWER_SECONDS) == before
     record("broken sync reported", {"failed": round(reported, 1)})
 
 
@@ -151,7 +151,7 @@ def check_the_broken_sync(
             assert time.monotonic() < deadline, f"the broken sync never failed: {status}"
             time.sleep(2)
         reported = time.monotonic() - started
-        assert version_served(target) == before
+        assert version_served(target, timeout=ANSWER_SECONDS) == before
     # The status says what is wrong and where. Argo CD cuts the API server's message at
     # the quoted pattern a quantity must match, so the refused value is not in it: what
     # remains names the failed apply, the invalid value and, per resource, the Deployment.
