@@ -170,11 +170,17 @@ class AppStatus:
     operation_revision: str  # what the last operation synced (or tries to)
     message: str
     conditions: list[str] = field(default_factory=list)
+    # The sync status was computed for the Application's current spec. The root
+    # Application rewrites its children's specs (an image bump reaches them as values):
+    # until a child is compared again, its status describes the spec it had before.
+    current: bool = True
 
     @classmethod
     def of(cls, app: dict[str, Any]) -> AppStatus:
         status = app.get("status") or {}
         operation = status.get("operationState") or {}
+        compared = ((status.get("sync") or {}).get("comparedTo") or {}).get("source")
+        source = (app.get("spec") or {}).get("source")
         return cls(
             name=app["metadata"]["name"],
             sync=str((status.get("sync") or {}).get("status", "")),
@@ -189,6 +195,9 @@ class AppStatus:
             conditions=[
                 f"{c.get('type')}: {c.get('message')}" for c in status.get("conditions") or []
             ],
+            # Argo CD's own test of a status to refresh ("spec.source differs"); a status
+            # without either side (never compared, or a test's) is taken as it is.
+            current=compared is None or source is None or compared == source,
         )
 
     def done_at(self, revision: str) -> bool:
@@ -196,8 +205,9 @@ class AppStatus:
 
         A failed sync of an earlier revision may stay the last operation: when git comes
         back to what the cluster runs (the revert of a commit whose sync failed), the
-        Application is Synced with nothing to apply, and Argo CD starts no operation."""
-        if self.sync != "Synced" or self.revision != revision:
+        Application is Synced with nothing to apply, and Argo CD starts no operation.
+        A status computed for an earlier spec is not done (see ``current``)."""
+        if not self.current or self.sync != "Synced" or self.revision != revision:
             return False
         return self.phase in ("", "Succeeded") or self.failed_before(revision)
 
@@ -207,6 +217,8 @@ class AppStatus:
 
     def __str__(self) -> str:
         extra = f"; {'; '.join(self.conditions)}" if self.conditions else ""
+        if not self.current:
+            extra += "; status of an earlier spec (not compared again yet)"
         return (
             f"{self.name}: {self.sync or '?'} at {self.revision[:12] or '?'}, "
             f"{self.health or '?'}, last sync {self.phase or 'none'} {self.message[:300]}{extra}"

@@ -4,6 +4,7 @@ repository standing in for the cluster's git server."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,6 +155,35 @@ def test_done_at_a_revision(
     sync: str, revision: str, phase: str, operation_revision: str, done: bool
 ) -> None:
     assert application(sync, revision, phase, operation_revision).done_at("new") is done
+
+
+def test_a_status_of_an_earlier_spec_is_not_done() -> None:
+    """The root has just rewritten a child's values (an image bump): the child's status,
+    Synced at the new revision, was computed for its old spec, so nothing was applied."""
+    old = {"repoURL": "git://repo", "path": "charts/todo", "helm": {"valuesObject": {"t": 1}}}
+    new = {**old, "helm": {"valuesObject": {"t": 2}}}
+
+    def child(spec_source: dict[str, Any], compared: dict[str, Any]) -> gitops.AppStatus:
+        return gitops.AppStatus.of(
+            {
+                "metadata": {"name": "minikube-todo-backend"},
+                "spec": {"source": spec_source},
+                "status": {
+                    "sync": {
+                        "status": "Synced",
+                        "revision": "new",
+                        "comparedTo": {"source": compared},
+                    },
+                    "operationState": {"phase": "Succeeded", "syncResult": {"revision": "old"}},
+                },
+            }
+        )
+
+    stale = child(new, old)
+    assert not stale.current
+    assert not stale.done_at("new")
+    assert "earlier spec" in str(stale)
+    assert child(new, dict(new)).done_at("new")
 
 
 @pytest.mark.parametrize(
