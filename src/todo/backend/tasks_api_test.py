@@ -322,6 +322,12 @@ async def test_list_filters_search_sort_and_pages(
     shop = await client.get(API, headers=alice, params={"tag": "shop", "limit": 1})
     assert shop.json()["count"] == 2
     assert len(shop.json()["data"]) == 1
+    # A first page that holds every match counts its rows; a last, partial page still
+    # reports the whole total.
+    whole = await client.get(API, headers=alice, params={"limit": 10})
+    assert (whole.json()["count"], len(whole.json()["data"])) == (4, 4)
+    last = await client.get(API, headers=alice, params={"sort": "title", "limit": 2, "offset": 3})
+    assert (last.json()["count"], [t["title"] for t in last.json()["data"]]) == (4, ["Old thing"])
     past_end = await client.get(API, headers=alice, params={"limit": 2, "offset": 10})
     assert past_end.json()["count"] == 4
     assert past_end.json()["data"] == []

@@ -339,23 +339,26 @@ async def list_tasks(
     # One query for the page: the total rides along as a window count and each task's
     # tags as a comma-joined aggregate (tags cannot hold commas), instead of a count query
     # before and a tags query after (list is 40% of the requests under load).
+    # SQLite computes a window count by materialising every matching row, all its columns,
+    # before the page: 5 ms of CPU for an account of 3,000 open tasks, where the page alone
+    # took 1 ms and a count of its own 0.1 ms (it reads the index alone). There the total
+    # is counted apart, and not at all when the first page holds every match.
+    counted_apart = dialect == "sqlite"
+    columns = [_joined_tags(dialect)]
+    if not counted_apart:
+        columns.insert(0, func.count().over().label("total"))
     page = (
-        _ordered(
-            base.add_columns(func.count().over().label("total"), _joined_tags(dialect)),
-            query.sort,
-        )
-        .limit(query.limit)
-        .offset(query.offset)
+        _ordered(base.add_columns(*columns), query.sort).limit(query.limit).offset(query.offset)
     )
     result = await session.execute(page)
     keys = list(result.keys())
     rows = result.all()
-    if rows:
+    if query.offset == 0 and len(rows) < query.limit:
+        total = len(rows)
+    elif rows and not counted_apart:
         total = int(rows[0].total)
-    elif query.offset == 0:
-        total = 0
     else:
-        # A page past the end has no row to carry the total: count separately.
+        # Counted apart (SQLite), or a page past the end with no row to carry the total.
         total = int(await session.scalar(select(func.count()).select_from(base.subquery())) or 0)
     stored = itemgetter(*(keys.index(name) for name in StoredTask._fields))
     tags_at = keys.index("tags")
