@@ -347,9 +347,7 @@ async def list_tasks(
     columns = [_joined_tags(dialect)]
     if not counted_apart:
         columns.insert(0, func.count().over().label("total"))
-    page = (
-        _ordered(base.add_columns(*columns), query.sort).limit(query.limit).offset(query.offset)
-    )
+    page = _ordered(base.add_columns(*columns), query.sort).limit(query.limit).offset(query.offset)
     result = await session.execute(page)
     keys = list(result.keys())
     rows = result.all()
