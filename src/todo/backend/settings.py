@@ -12,6 +12,7 @@ from limits import parse_many
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from todo.shared.database_url import asyncpg_url
 from todo.shared.settings_common import Environment, refuse_weak_secret
 
 
@@ -93,6 +94,15 @@ class BackendSettings(BaseSettings):
     publish_grace_seconds: float = Field(default=10.0, ge=0)
     # A database outage answers 503 with this Retry-After.
     retry_after_seconds: int = Field(default=5, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # Refused at start with the reason (a URL may hold a password: never echoed),
+        # not by the driver at the first connection.
+        if value:
+            asyncpg_url(value)
+        return value
 
     @field_validator("sign_up_rate", "sign_in_rate", "sign_in_failure_rate")
     @classmethod

@@ -102,3 +102,15 @@ def test_several_server_processes_need_a_shared_bus_database_and_key(
     ok |= {"bus": "kafka", "embedded_worker": False, "jwt_secret": STRONG}
     ok["database_url"] = "postgresql+asyncpg://db/todo"
     assert BackendSettings.model_validate(ok).workers == 2
+
+
+def test_a_database_url_no_driver_here_can_use_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError) as refused:
+        BackendSettings(database_url="postgresql+psycopg2://todo:hunter2-pw@db/todo")
+    message = str(refused.value)
+    assert "database_url" in message
+    assert "asyncpg" in message
+    assert "hunter2" not in message
+    # libpq's form is accepted as it is.
+    url = "postgres://todo:pw@db/todo?sslmode=require"
+    assert BackendSettings(database_url=url).database_url == url

@@ -14,6 +14,8 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from todo.shared.database_url import asyncpg_url
+
 
 def run(target_metadata: MetaData, version_table: str = "alembic_version") -> None:
     config = context.config
@@ -44,7 +46,7 @@ def run(target_metadata: MetaData, version_table: str = "alembic_version") -> No
             context.run_migrations()
 
     async def migrate_async() -> None:
-        engine = create_async_engine(url)
+        engine = create_async_engine(asyncpg_url(url))
         async with engine.connect() as connection:
             await connection.run_sync(migrate)
             await connection.commit()
@@ -101,7 +103,7 @@ async def upgrade_async(script_location: str, database_url: str, revision: str =
 
     lock = _upgrade_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
     async with lock:
-        engine = create_async_engine(database_url)
+        engine = create_async_engine(asyncpg_url(database_url))
         try:
             async with engine.connect() as connection:
                 await connection.run_sync(migrate_on)

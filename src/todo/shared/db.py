@@ -25,6 +25,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util.concurrency import await_
 
 from todo.shared import sqlite_driver
+from todo.shared.database_url import asyncpg_url
 from todo.shared.fair_pool import FairAsyncPool
 
 
@@ -126,10 +127,11 @@ def _lower(value: Any) -> Any:
 
 def driver_url(url: str) -> str:
     """`url` with the dialect this project runs it on: aiosqlite with one thread hop per
-    statement (`todo.shared.sqlite_driver`) for `sqlite+aiosqlite`."""
+    statement (`todo.shared.sqlite_driver`) for `sqlite+aiosqlite`; asyncpg, with libpq's
+    `sslmode`, for PostgreSQL (`todo.shared.database_url`)."""
     if url.startswith("sqlite+aiosqlite:"):
         return f"sqlite+{sqlite_driver.DRIVER}:" + url.removeprefix("sqlite+aiosqlite:")
-    return url
+    return asyncpg_url(url)
 
 
 def create_engine(url: str, pool_size: int = 10, *, single_writer: bool = False) -> AsyncEngine:

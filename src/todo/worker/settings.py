@@ -6,9 +6,10 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from todo.shared.database_url import asyncpg_url
 from todo.shared.settings_common import Environment, refuse_weak_secret
 
 
@@ -59,6 +60,12 @@ class WorkerSettings(BaseSettings):
     dlq_kafka_bootstrap: str = ""
     dlq_check_seconds: float = Field(default=60.0, gt=0)
     dlq_retry_after_seconds: float = Field(default=300.0, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        asyncpg_url(value)  # refused at start with the reason, never echoing the URL
+        return value
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_outside_local(self) -> Self:

@@ -26,3 +26,10 @@ def test_errors_of_any_field_hide_the_input(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(ValidationError) as refused:
         WorkerSettings()
     assert "hunter2" not in str(refused.value)
+
+
+def test_a_database_url_no_driver_here_can_use_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError) as refused:
+        WorkerSettings(database_url="postgresql://todo:hunter2-pw@db/todo?sslmode=often")
+    assert "sslmode must be one of" in str(refused.value)
+    assert "hunter2" not in str(refused.value)

@@ -1,0 +1,50 @@
+"""A database URL as operators write it, made into the one this project's drivers take.
+
+PostgreSQL URLs come from providers and secrets in libpq's form: `postgres://` or
+`postgresql://` and `?sslmode=require`. SQLAlchemy loads psycopg2 for the first (not
+installed: the services run on asyncpg), refuses `postgres://`, and hands `sslmode` to
+asyncpg's `connect()` as a keyword, which raises a TypeError at start-up. asyncpg takes the
+same modes (disable, allow, prefer, require, verify-ca, verify-full) as its `ssl` argument.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+# libpq's modes, which asyncpg's `ssl` takes as they are.
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+class InvalidDatabaseUrl(ValueError):
+    """A URL this project cannot connect with; the message says why and what to write."""
+
+
+def asyncpg_url(url: str) -> str:
+    """`url` for SQLAlchemy's asyncpg dialect when it names PostgreSQL; others unchanged."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InvalidDatabaseUrl(
+            "not a database URL: write postgresql://user:password@host:5432/name, or leave "
+            "it empty for SQLite in the data directory"
+        ) from None
+    scheme, _, driver = parsed.drivername.partition("+")
+    if scheme not in ("postgres", "postgresql"):
+        return url
+    if driver not in ("", "asyncpg"):
+        raise InvalidDatabaseUrl(
+            f"PostgreSQL driver {driver!r} is not installed: the services connect with "
+            "asyncpg (write postgresql:// or postgresql+asyncpg://)"
+        )
+    query = dict(parsed.query)
+    mode = query.pop("sslmode", None)
+    if mode is not None:
+        if not isinstance(mode, str) or mode not in SSL_MODES:
+            raise InvalidDatabaseUrl(f"sslmode must be one of {', '.join(SSL_MODES)}")
+        if "ssl" in query and query["ssl"] != mode:
+            raise InvalidDatabaseUrl("sslmode and ssl disagree: give one of them")
+        query["ssl"] = mode
+    return parsed.set(drivername="postgresql+asyncpg", query=query).render_as_string(
+        hide_password=False
+    )
