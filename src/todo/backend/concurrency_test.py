@@ -239,10 +239,10 @@ async def test_concurrent_completes_emit_one_completed_event(
 async def test_writers_of_uncached_users_never_wait_on_each_other_for_connections(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    # Two connections in all (pool of one, one overflow): a write whose authentication held
+    # Two connections in all: a write whose authentication held
     # a second connection for the whole request would leave every writer waiting for one
     # the others hold (until the pool's 30 s timeout).
-    settings = make_settings(postgres_url, tmp_path).model_copy(update={"database_pool_size": 1})
+    settings = make_settings(postgres_url, tmp_path).model_copy(update={"database_pool_size": 2})
     application = create_app(settings)
     async with (
         application.router.lifespan_context(application),

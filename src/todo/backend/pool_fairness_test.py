@@ -9,7 +9,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from sqlalchemy import exc
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import Pool
 
@@ -140,3 +140,35 @@ async def test_a_turn_given_back_on_another_thread_reaches_the_waiter(tmp_path: 
     finally:
         waiter.cancel()
         await engine.dispose()
+
+
+async def test_bursts_reuse_the_connections_the_pool_opened(database_url: str) -> None:
+    # Bursts of requests, as responses come back together under load: the pool used to
+    # close the connections above its idle size as they came back, and the next burst
+    # connected again (TLS, authentication, the driver's set-up) over and over.
+    engine = create_engine(database_url, 6)
+    opened = 0
+    in_use = most_in_use = 0
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _count(*_: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    async def request() -> None:
+        nonlocal in_use, most_in_use
+        async with engine.connect() as conn:
+            in_use += 1
+            most_in_use = max(most_in_use, in_use)
+            await conn.exec_driver_sql("SELECT 1")
+            await asyncio.sleep(0.002)
+            in_use -= 1
+
+    try:
+        for _ in range(10):
+            await asyncio.gather(*(request() for _ in range(12)))
+            await asyncio.sleep(0.01)  # all idle between bursts
+    finally:
+        await engine.dispose()
+    assert most_in_use == 6
+    assert opened == 6

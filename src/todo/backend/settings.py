@@ -44,7 +44,8 @@ class BackendSettings(BaseSettings):
     data_dir: Path = Path(".todo-data")
     # Empty: SQLite in data_dir. PostgreSQL: postgresql+asyncpg://user:pass@host/db
     database_url: str = ""
-    database_pool_size: int = Field(default=10, ge=1)
+    # Connections per process, each kept once opened (`todo.shared.db.create_engine`).
+    database_pool_size: int = Field(default=20, ge=1)
     jwt_secret: str = ""
     jwt_issuer: str = "todo-cloud"
     jwt_audience: str = "todo-cloud"

@@ -53,7 +53,7 @@ async def test_first_connections_opened_together_all_succeed(tmp_path: Path) -> 
     twenty times over: every query answers, and the database ends in WAL mode."""
     for attempt in range(20):
         path = tmp_path / f"fresh-{attempt}.db"
-        engine = create_engine(rollback_journal_database(path), pool_size=10)
+        engine = create_engine(rollback_journal_database(path), max_connections=10)
         try:
             assert await asyncio.gather(*(count_rows(engine) for _ in range(10))) == [1] * 10
         finally:
@@ -77,7 +77,7 @@ async def test_the_writer_and_readers_of_a_database_open_together(tmp_path: Path
     """What a backend's first moments do: its writer and several readers connect at once."""
     for attempt in range(20):
         path = tmp_path / f"app-{attempt}.db"
-        database = open_database(rollback_journal_database(path), pool_size=5)
+        database = open_database(rollback_journal_database(path), max_connections=5)
         try:
             added, *counts = await asyncio.gather(
                 add_row(database), *(read_rows(database) for _ in range(5))
