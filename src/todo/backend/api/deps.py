@@ -17,27 +17,36 @@ from todo.backend.models import User
 from todo.backend.rate_limits import client_key
 from todo.backend.runtime import Runtime
 
+# Each dependency reads the runtime from the request itself rather than through a
+# `RuntimeDep` of its own: FastAPI solves every sub-dependency of every dependency on every
+# request (its cache saves the call, not the solving): the chains runtime -> caller ->
+# user and runtime -> session cost a task read about 0.05 ms of its 1 ms of CPU.
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
 
 async def get_runtime(request: Request) -> Runtime:
     # async on purpose: FastAPI runs a plain `def` dependency on the thread pool, a thread
     # hop on every request for an attribute read.
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+    return _runtime(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    async with runtime.sessions() as session:
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with _runtime(request).sessions() as session:
         yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def get_read_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    async with runtime.reads() as session:
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with _runtime(request).reads() as session:
         yield session
 
 
@@ -71,10 +80,11 @@ class Caller:
     token_version: int | None
 
 
-async def get_caller(
-    runtime: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Caller:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def get_caller(request: Request, credentials: Credentials) -> Caller:
+    runtime = _runtime(request)
     if credentials is None:
         raise Unauthorized("missing bearer token")
     token = credentials.credentials
@@ -120,8 +130,10 @@ async def _local_caller(runtime: Runtime, claims: auth.AccessClaims) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-async def get_current_user(caller: CallerDep) -> User:
-    return caller.user
+async def get_current_user(request: Request, credentials: Credentials) -> User:
+    # The caller's check itself, not a dependency on `CallerDep` (one level fewer to
+    # solve); no route asks for both, so no token is checked twice.
+    return (await get_caller(request, credentials)).user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
