@@ -1,0 +1,63 @@
+"""The column types hand back what the code above expects: aware UTC instants and enum
+members, and refuse what no member or instant can be."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from enum import StrEnum
+
+import pytest
+from sqlalchemy.dialects import postgresql, sqlite
+
+from todo.domain.tasks import Priority, TaskStatus
+from todo.shared.db import StrEnumType, UTCDateTime, in_utc
+
+PG = postgresql.dialect()  # type: ignore[no-untyped-call]
+SQLITE = sqlite.dialect()
+
+
+def test_an_instant_already_in_utc_is_handed_back_as_it_is() -> None:
+    instant = datetime(2031, 1, 2, 9, 30, tzinfo=UTC)
+    assert in_utc(instant) is instant
+    assert in_utc(None) is None
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        # SQLite's values are naive, and UTC.
+        (datetime(2031, 1, 2, 9, 30), datetime(2031, 1, 2, 9, 30, tzinfo=UTC)),
+        # Another zone, or another object for UTC, ends up in UTC itself.
+        (
+            datetime(2031, 1, 2, 10, 30, tzinfo=timezone(timedelta(hours=1))),
+            datetime(2031, 1, 2, 9, 30, tzinfo=UTC),
+        ),
+        (
+            datetime(2031, 1, 2, 9, 30, tzinfo=timezone(timedelta(0))),
+            datetime(2031, 1, 2, 9, 30, tzinfo=UTC),
+        ),
+    ],
+)
+def test_other_instants_come_back_aware_and_in_utc(given: datetime, expected: datetime) -> None:
+    made = in_utc(given)
+    assert made == expected
+    assert made is not None
+    assert made.tzinfo is UTC
+
+
+def test_a_utc_column_reads_instants_in_utc_on_both_databases() -> None:
+    column = UTCDateTime()
+    naive = datetime(2031, 1, 2, 9, 30)
+    assert column.process_result_value(naive, SQLITE) == naive.replace(tzinfo=UTC)
+    aware = naive.replace(tzinfo=UTC)
+    assert column.process_result_value(aware, PG) is aware
+
+
+@pytest.mark.parametrize("enum", [TaskStatus, Priority])
+def test_an_enum_column_reads_members_and_refuses_unknown_values(enum: type[StrEnum]) -> None:
+    column: StrEnumType[StrEnum] = StrEnumType(enum)
+    for member in enum:
+        assert column.process_result_value(member.value, PG) is member
+    assert column.process_result_value(None, PG) is None
+    with pytest.raises(ValueError, match="'urgent-ish' is not a valid"):
+        column.process_result_value("urgent-ish", PG)
