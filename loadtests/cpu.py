@@ -138,9 +138,7 @@ class CpuMonitor:
         stolen_cores = cpus * stolen / total if total else 0.0
         result["everything else"] = max(
             0.0,
-            result["machine"]
-            - stolen_cores
-            - sum(v for k, v in result.items() if k != "machine"),
+            result["machine"] - stolen_cores - sum(v for k, v in result.items() if k != "machine"),
         )
         if stolen_cores >= 0.005:
             result[STOLEN] = stolen_cores

@@ -59,7 +59,9 @@ def run(target_metadata: MetaData, version_table: str = "alembic_version") -> No
         migrate(shared)
         return
     if context.is_offline_mode():
-        context.configure(url=url, target_metadata=target_metadata, version_table=version_table)
+        context.configure(
+            url=asyncpg_url(url), target_metadata=target_metadata, version_table=version_table
+        )
         with context.begin_transaction():
             context.run_migrations()
     else:

@@ -14,6 +14,11 @@ from sqlalchemy.exc import ArgumentError
 
 # libpq's modes, which asyncpg's `ssl` takes as they are.
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# What SQLAlchemy's asyncpg dialect takes from a URL's query: every other key goes to
+# asyncpg's `connect()` as a keyword, and one it does not take (libpq's channel_binding,
+# connect_timeout, application_name, sslrootcert, options) raises a TypeError at the first
+# connection instead of at start. `host` is SQLAlchemy's way of naming several hosts.
+QUERY_KEYS = ("ssl", "target_session_attrs", "prepared_statement_cache_size", "host")
 
 
 class InvalidDatabaseUrl(ValueError):
@@ -24,7 +29,9 @@ def asyncpg_url(url: str) -> str:
     """`url` for SQLAlchemy's asyncpg dialect when it names PostgreSQL; others unchanged."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
+        # ValueError: a port that is no number, as an unescaped "@" or ":" in a password
+        # makes one; its message quotes the URL, so it is not passed on.
         raise InvalidDatabaseUrl(
             "not a database URL: write postgresql://user:password@host:5432/name, or leave "
             "it empty for SQLite in the data directory"
@@ -45,6 +52,13 @@ def asyncpg_url(url: str) -> str:
         if "ssl" in query and query["ssl"] != mode:
             raise InvalidDatabaseUrl("sslmode and ssl disagree: give one of them")
         query["ssl"] = mode
+    for key in query:
+        if key not in QUERY_KEYS:
+            raise InvalidDatabaseUrl(
+                f"URL parameter {key!r} is not one the asyncpg driver takes: remove it "
+                f"(taken: sslmode, {', '.join(QUERY_KEYS)}; the services set their own "
+                "connect timeout)"
+            )
     return parsed.set(drivername="postgresql+asyncpg", query=query).render_as_string(
         hide_password=False
     )

@@ -19,8 +19,8 @@ from todo.shared.db import driver_url
             "postgresql+asyncpg://u:p@db/todo?ssl=require",
         ),
         (
-            "postgresql://u:p@db/todo?sslmode=verify-full&application_name=todo",
-            "postgresql+asyncpg://u:p@db/todo?application_name=todo&ssl=verify-full",
+            "postgresql://u:p@db/todo?sslmode=verify-full&target_session_attrs=read-write",
+            "postgresql+asyncpg://u:p@db/todo?ssl=verify-full&target_session_attrs=read-write",
         ),
         (
             "postgresql+asyncpg://u:p@db/todo?ssl=disable",
@@ -49,6 +49,15 @@ def test_the_engine_gets_the_asyncpg_url_and_sqlite_its_one_trip_driver() -> Non
         ("postgresql://u:secret-pw@db/todo?sslmode=sometimes", "sslmode must be one of"),
         ("postgresql://u:secret-pw@db/todo?sslmode=require&ssl=disable", "disagree"),
         ("db.internal:5432/todo secret-pw", "not a database URL"),
+        # An unescaped "@" in the password: the parser's own message would quote it.
+        ("postgresql://todo:secret-pw@ss:w0rd@db:5432/todo", "not a database URL"),
+        # A provider's string (libpq's keys asyncpg does not take) fails here, not at
+        # the first connection.
+        (
+            "postgresql://u:secret-pw@db/todo?sslmode=require&channel_binding=require",
+            "'channel_binding' is not one the asyncpg driver takes",
+        ),
+        ("postgresql://u:secret-pw@db/todo?connect_timeout=10", "'connect_timeout'"),
     ],
 )
 def test_urls_that_cannot_work_are_refused_with_the_fix_and_no_password(

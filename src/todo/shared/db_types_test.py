@@ -27,18 +27,20 @@ def test_an_instant_already_in_utc_is_handed_back_as_it_is() -> None:
     [
         # SQLite's values are naive, and UTC.
         (datetime(2031, 1, 2, 9, 30), datetime(2031, 1, 2, 9, 30, tzinfo=UTC)),
-        # Another zone, or another object for UTC, ends up in UTC itself.
+        # Another zone, or another object for UTC (a named one: timezone(timedelta(0))
+        # is UTC itself), ends up in UTC itself.
         (
             datetime(2031, 1, 2, 10, 30, tzinfo=timezone(timedelta(hours=1))),
             datetime(2031, 1, 2, 9, 30, tzinfo=UTC),
         ),
         (
-            datetime(2031, 1, 2, 9, 30, tzinfo=timezone(timedelta(0))),
+            datetime(2031, 1, 2, 9, 30, tzinfo=timezone(timedelta(0), "Z")),
             datetime(2031, 1, 2, 9, 30, tzinfo=UTC),
         ),
     ],
 )
 def test_other_instants_come_back_aware_and_in_utc(given: datetime, expected: datetime) -> None:
+    assert given.tzinfo is not UTC
     made = in_utc(given)
     assert made == expected
     assert made is not None
