@@ -51,10 +51,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 def in_utc(instant: datetime | None) -> datetime | None:
     """An instant as a `UTCDateTime` column hands it back: aware, in UTC (SQLite's naive
     values are UTC)."""
-    # asyncpg hands back timestamptz values already in UTC (this very tzinfo object): a
-    # page of 200 tasks reads about a thousand instants, each copied for nothing before.
-    if instant is None or instant.tzinfo is UTC:
-        return instant
+    if instant is None:
+        return None
     if instant.tzinfo is None:
         return instant.replace(tzinfo=UTC)
     return instant.astimezone(UTC)
