@@ -45,12 +45,14 @@ def asyncpg_url(url: str) -> str:
             "asyncpg (write postgresql:// or postgresql+asyncpg://)"
         )
     query = dict(parsed.query)
-    mode = query.pop("sslmode", None)
-    if mode is not None:
+    # libpq's sslmode and asyncpg's ssl take the same modes: either, checked here.
+    modes = {query.pop(key) for key in ("sslmode", "ssl") if key in query}
+    if len(modes) > 1:
+        raise InvalidDatabaseUrl("sslmode and ssl disagree: give one of them")
+    if modes:
+        mode = modes.pop()
         if not isinstance(mode, str) or mode not in SSL_MODES:
             raise InvalidDatabaseUrl(f"sslmode must be one of {', '.join(SSL_MODES)}")
-        if "ssl" in query and query["ssl"] != mode:
-            raise InvalidDatabaseUrl("sslmode and ssl disagree: give one of them")
         query["ssl"] = mode
     for key in query:
         if key not in QUERY_KEYS:

@@ -48,6 +48,8 @@ def test_the_engine_gets_the_asyncpg_url_and_sqlite_its_one_trip_driver() -> Non
         ("postgresql+psycopg2://u:secret-pw@db/todo", "driver 'psycopg2' is not installed"),
         ("postgresql://u:secret-pw@db/todo?sslmode=sometimes", "sslmode must be one of"),
         ("postgresql://u:secret-pw@db/todo?sslmode=require&ssl=disable", "disagree"),
+        # asyncpg's own spelling is checked as well: "true" fails only at the connection.
+        ("postgresql+asyncpg://u:secret-pw@db/todo?ssl=true", "sslmode must be one of"),
         ("db.internal:5432/todo secret-pw", "not a database URL"),
         # An unescaped "@" in the password: the parser's own message would quote it.
         ("postgresql://todo:secret-pw@ss:w0rd@db:5432/todo", "not a database URL"),
