@@ -36,7 +36,7 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from todo.cluster import kube, pki
+from todo.cluster import cri, kube, pki
 from todo.cluster.daemons import Daemon, DaemonFailed
 from todo.cluster.log import log
 from todo.devstack.ports import free_ports
@@ -587,7 +587,8 @@ disabled_plugins = [
             for name, program in programs
         ]
 
-    def _containerd_ready(self) -> bool:
+    def _containerd_serves(self) -> bool:
+        """containerd's own API answers (enough to list and stop its tasks)."""
         if not self.containerd_socket.exists():
             return False
         result = subprocess.run(
@@ -596,6 +597,12 @@ disabled_plugins = [
             check=False,
         )
         return result.returncode == 0
+
+    def _containerd_ready(self) -> bool:
+        """Ready for the kubelet: its CRI service answers too. That service initialises
+        after containerd's own API is up (longer the more images it holds), and a kubelet
+        started in between exits at once."""
+        return self._containerd_serves() and cri.runtime_serves(self.containerd_socket)
 
     def start(self) -> None:
         """Bring every daemon up (leaving those that already run as specified)."""
@@ -619,7 +626,7 @@ disabled_plugins = [
     # ------------------------------------------------------------------ teardown
 
     def _containerd_tasks(self) -> list[str]:
-        if not self._containerd_ready():
+        if not self._containerd_serves():
             return []
         result = subprocess.run(
             [CTR, f"--address={self.containerd_socket}", "-n", "k8s.io", "tasks", "ls", "-q"],
