@@ -1,6 +1,6 @@
-"""A create writes the task, its tags and its events without RETURNING (they wait for the
-commit): what it hands back is what the table holds, on SQLite and PostgreSQL, and on
-SQLite the whole create is one trip to the writer connection's thread."""
+"""A create writes the task, its tags and its events without RETURNING: what it hands back
+is what the table holds, on SQLite and PostgreSQL. On SQLite the whole create is one trip
+to the writer connection's thread; on PostgreSQL one round trip to the server."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from todo.backend.migrate import upgrade_async
 from todo.backend.models import TASK_TAGS, TaskCreate, User
 from todo.backend.outbox import OUTBOX
+from todo.backend.postgres_wire_test import wire_counter
 from todo.backend.tasks.commands import create_task
 from todo.backend.tasks.queries import get_owned, tags_of, to_public
 from todo.shared.db import Database, open_database
@@ -97,3 +98,32 @@ async def test_on_sqlite_a_create_is_one_trip_to_the_writer(database: Database, 
 async def create_task_in(database: Database, owner: str, data: TaskCreate, **kw: Any) -> Any:
     async with database.writes() as session:
         return await create_task(session, owner, data, **kw)
+
+
+@pytest.mark.postgres()
+async def test_on_postgresql_a_create_is_one_round_trip(postgres_url: str) -> None:
+    """Counted on the wire: the task, its tags and its events in one statement, with no
+    BEGIN or COMMIT around it (five round trips before)."""
+    await upgrade_async(postgres_url)
+    async with wire_counter(postgres_url) as (url, counter):
+        database = open_database(url)
+        try:
+            async with database.writes() as session:
+                user = User(email="owner@example.com")
+                session.add(user)
+                await session.commit()
+            # A warm connection, with the statement prepared.
+            await create_task_in(database, user.id, new_task())
+            before = counter.snapshot()
+            created = await create_task_in(database, user.id, new_task(title="counted"))
+            sent = counter.snapshot() - before
+            async with database.reads() as session:
+                stored = await get_owned(session, user.id, created.id)
+                tags = (await tags_of(session, [created.id]))[created.id]
+                events = await session.scalar(select(func.count()).select_from(OUTBOX))
+        finally:
+            await database.dispose()
+    assert sent["S"] + sent["Q"] == 1, f"round trips of one create: {dict(sent)}"
+    assert sent["Q"] == 0, "no BEGIN or COMMIT"
+    assert to_public(stored, tags).model_dump() == created.model_dump()
+    assert events == 4

@@ -47,20 +47,29 @@ _STAGED = "todo.outbox.staged"
 _WRITTEN = "todo.outbox.written"
 
 
+def event_row(event: CloudEvent) -> dict[str, Any]:
+    """The outbox row of `event`, as a column-to-value mapping."""
+    return {
+        "event_id": event.id,
+        "topic": TOPIC_OF_TYPE[event.type].value,
+        "partition_key": event.partitionkey,
+        "payload": event.model_dump(mode="json"),
+        "created_at": datetime.now(UTC),
+        "attempts": 0,
+    }
+
+
 def add_event(session: AsyncSession, event: CloudEvent) -> None:
     """Stage `event` in the caller's transaction: it is written as the transaction commits
     (one INSERT for all the events staged, no ORM objects), and the commit wakes the
     relay."""
-    session.info.setdefault(_STAGED, []).append(
-        {
-            "event_id": event.id,
-            "topic": TOPIC_OF_TYPE[event.type].value,
-            "partition_key": event.partitionkey,
-            "payload": event.model_dump(mode="json"),
-            "created_at": datetime.now(UTC),
-            "attempts": 0,
-        }
-    )
+    session.info.setdefault(_STAGED, []).append(event_row(event))
+
+
+def events_written(session: AsyncSession) -> None:
+    """Tell the unit of work that the caller wrote outbox rows itself (`event_row`, in a
+    statement of its own): its commit wakes the relay as if they had been staged."""
+    session.info[_WRITTEN] = True
 
 
 @sa_event.listens_for(Session, "before_commit")

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from todo.backend.models import TASK_TAGS, TASKS, TaskCreate, TaskPublic, TaskUpdate, new_id, utcnow
 from todo.backend.outbox import add_event
+from todo.backend.tasks import created_in_one_statement
 from todo.backend.tasks.queries import (
     StoredTask,
     TaskRow,
@@ -33,10 +34,17 @@ from todo.backend.tasks.queries import (
     to_public,
 )
 from todo.domain.errors import InvalidChange, Uncomputable, VersionConflict
-from todo.domain.events import EventType, RefreshData, ReminderSpec, refresh_event, task_event
+from todo.domain.events import (
+    CloudEvent,
+    EventType,
+    RefreshData,
+    ReminderSpec,
+    refresh_event,
+    task_event,
+)
 from todo.domain.recurrence import next_occurrence
 from todo.domain.tasks import TaskStatus, check_schedule, shifted_reminders
-from todo.shared.db import DEFER_TO_COMMIT, in_utc
+from todo.shared.db import DEFER_TO_COMMIT, dialect_name, in_utc
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +59,32 @@ _INSERT_TAGS = insert(TASK_TAGS).execution_options(**DEFER_TO_COMMIT)
 MAX_REAPPLY = 20
 
 
+def _events(
+    event_type: EventType,
+    task: TaskRow,
+    tags: list[str],
+    changed: list[str] | None = None,
+    *,
+    deleted: bool = False,
+) -> tuple[CloudEvent, CloudEvent]:
+    """The events of a change: the task's own, and the refresh its owner's views follow."""
+    state = snapshot(task, tags)
+    # An event's time is when its change happened: the row's update, or now for a deletion
+    # (the deleted row still holds the time of its last update, maybe long before).
+    at = task.updated_at
+    if deleted:
+        state = state.model_copy(update={"version": task.version + 1})
+        at = utcnow()
+    return (
+        task_event(event_type, state, changed_fields=changed, time=at),
+        refresh_event(
+            RefreshData(
+                owner_id=task.owner_id, kind="task", task_id=task.id, reason=event_type.value
+            )
+        ),
+    )
+
+
 def _emit(
     session: AsyncSession,
     event_type: EventType,
@@ -60,22 +94,8 @@ def _emit(
     *,
     deleted: bool = False,
 ) -> None:
-    state = snapshot(task, tags)
-    # An event's time is when its change happened: the row's update, or now for a deletion
-    # (the deleted row still holds the time of its last update, maybe long before).
-    at = task.updated_at
-    if deleted:
-        state = state.model_copy(update={"version": task.version + 1})
-        at = utcnow()
-    add_event(session, task_event(event_type, state, changed_fields=changed, time=at))
-    add_event(
-        session,
-        refresh_event(
-            RefreshData(
-                owner_id=task.owner_id, kind="task", task_id=task.id, reason=event_type.value
-            )
-        ),
-    )
+    for event in _events(event_type, task, tags, changed, deleted=deleted):
+        add_event(session, event)
 
 
 async def _set_tags(
@@ -124,9 +144,10 @@ async def create_task(
     due_at = in_utc(data.due_at)
     series_id, series_start, number = series or (task_id, due_at, 1)
     # No RETURNING: the row is what is written (instants in UTC, as the table hands them
-    # back), so the INSERT waits for the commit with the tags and the events, and on SQLite
-    # the whole create is one call on the writer connection. A constraint it breaks (a
-    # recurrence's successor made twice) is raised by the commit.
+    # back). On PostgreSQL the task, its tags and its events are one statement, one round
+    # trip (`created_in_one_statement`). On SQLite the INSERTs wait for the commit, and the
+    # whole create is one call on the writer connection. A constraint it breaks (a
+    # recurrence's successor made twice) is raised by that statement or the commit.
     row = StoredTask(
         id=task_id,
         owner_id=owner_id,
@@ -148,9 +169,13 @@ async def create_task(
         version=1,
     )
     values = {**row._asdict(), "priority_rank": data.priority.rank, "origin_key": origin_key}
-    await session.execute(_INSERT_TASK, values)
-    await _set_tags(session, task_id, owner_id, data.tags, new=True)
-    _emit(session, EventType.TASK_CREATED, row, data.tags)
+    if dialect_name(session) == "postgresql":
+        events = _events(EventType.TASK_CREATED, row, data.tags)
+        await created_in_one_statement.insert_created(session, values, data.tags, events)
+    else:
+        await session.execute(_INSERT_TASK, values)
+        await _set_tags(session, task_id, owner_id, data.tags, new=True)
+        _emit(session, EventType.TASK_CREATED, row, data.tags)
     await session.commit()
     return to_public(row, data.tags)
 
