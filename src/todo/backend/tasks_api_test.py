@@ -339,6 +339,20 @@ async def test_list_filters_search_sort_and_pages(
         "File taxes": ["money"],
         "Old thing": [],
     }
+    # Each shape of filter has one statement, built once: the values of the last call
+    # must never stay in it.
+    assert await titles(tag="money") == ["File taxes"]
+    assert await titles(tag="shop", sort="title") == ["Buy oat milk", "Call mum"]
+    assert await titles(q="taxes") == ["File taxes"]
+    assert await titles(q="mum") == ["Call mum"]
+    assert await titles(priority=["high"]) == ["Call mum"]
+    assert await titles(priority=["low", "urgent", "high"], sort="title") == [
+        "Buy oat milk",
+        "Call mum",
+        "File taxes",
+    ]
+    assert await titles(overdue="false", sort="title") == ["Buy oat milk", "Call mum"]
+    assert await titles(status="open", tag="shop", q="oat", priority=["low"]) == ["Buy oat milk"]
     nothing = await client.get(API, headers=alice, params={"q": "no such words"})
     assert nothing.json()["count"] == 0
     assert nothing.json()["data"] == []
