@@ -72,6 +72,7 @@ def build_runtime(settings: BackendSettings) -> Runtime:
         bus,
         signal,
         poll_seconds=settings.outbox_poll_seconds,
+        linger_seconds=settings.outbox_linger_seconds,
         reads=database.reads if database.single_writer_connection else None,
     )
     live = LiveUpdates(per_user=settings.live_streams_per_user, total=settings.live_streams_total)

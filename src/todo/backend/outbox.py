@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from todo.backend.models import OutboxEvent
 from todo.domain.events import TOPIC_OF_TYPE, CloudEvent
-from todo.domain.metrics import OUTBOX_PUBLISH_LAG
+from todo.domain.metrics import OUTBOX_BATCH_EVENTS, OUTBOX_PUBLISH_LAG
 from todo.domain.ports import EventPublisher
 from todo.shared.background import BackgroundLoop, StepFailed
 from todo.shared.db import DEFER_TO_COMMIT, dialect_name
@@ -112,6 +112,8 @@ class OutboxRelay:
     poll_seconds: float = 1.0
     batch_size: int = 200
     max_backoff_seconds: float = 5.0
+    # See `todo.shared.background`: under a stream of commits, one batch per linger.
+    linger_seconds: float = 0.0
     # Sessions beside the writer, given on SQLite: the batch is read there and the single
     # writer connection is held only to mark it (see `publish_pending`).
     reads: async_sessionmaker[AsyncSession] | None = None
@@ -120,7 +122,10 @@ class OutboxRelay:
 
     def __post_init__(self) -> None:
         self._loop = BackgroundLoop(
-            "outbox-relay", self._step, max_backoff_seconds=self.max_backoff_seconds
+            "outbox-relay",
+            self._step,
+            max_backoff_seconds=self.max_backoff_seconds,
+            linger_seconds=self.linger_seconds,
         )
         if self.signal is not None:
             self.signal.listen(self._loop.wake)
@@ -192,7 +197,7 @@ class OutboxRelay:
             async with self.sessions() as session, session.begin():
                 await session.execute(self._mark(rows, outcome))
             return 0, True
-        self._observe_lag(rows)
+        self._observe_published(rows)
         self._published_through = rows[-1].seq
         if self._unmarked_since is None:
             self._unmarked_since = time.monotonic()
@@ -242,7 +247,8 @@ class OutboxRelay:
         return None
 
     @staticmethod
-    def _observe_lag(rows: Sequence[Row[Any]]) -> None:
+    def _observe_published(rows: Sequence[Row[Any]]) -> None:
+        OUTBOX_BATCH_EVENTS.observe(len(rows))
         now = datetime.now(UTC)
         for row in rows:
             OUTBOX_PUBLISH_LAG.observe((now - row.created_at).total_seconds())
@@ -254,7 +260,7 @@ class OutboxRelay:
                 .where(OUTBOX.c.seq == rows[0].seq)
                 .values(attempts=OUTBOX.c.attempts + 1, last_error=error)
             )
-        self._observe_lag(rows)
+        self._observe_published(rows)
         return (
             update(OUTBOX)
             .where(OUTBOX.c.seq.in_([row.seq for row in rows]))

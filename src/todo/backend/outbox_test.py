@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
@@ -25,6 +26,7 @@ from todo.shared.db import Database, create_engine, is_sqlite, open_database, se
 class RecordingPublisher:
     refuse: bool = False
     published: list[tuple[str, str]] = field(default_factory=list)
+    batches: list[int] = field(default_factory=list)
 
     async def publish(self, topic: str, event: CloudEvent) -> None:
         await self.publish_batch([(topic, event)])
@@ -33,6 +35,7 @@ class RecordingPublisher:
         if self.refuse:
             raise ConnectionError("broker unreachable")
         self.published.extend((topic, event.id) for topic, event in items)
+        self.batches.append(len(items))
 
 
 @pytest.fixture
@@ -88,6 +91,41 @@ async def test_a_refused_batch_stays_and_goes_out_in_order_later(
     assert all(row.published_at is not None for row in rows)
     # One publishing moment per batch.
     assert len({row.published_at for row in rows}) == 2
+
+
+def batch_histogram() -> tuple[float, float]:
+    """(batches, events) the relay metric has counted so far in this process."""
+    count = REGISTRY.get_sample_value("todo_outbox_batch_events_count") or 0.0
+    total = REGISTRY.get_sample_value("todo_outbox_batch_events_sum") or 0.0
+    return count, total
+
+
+async def test_a_stream_of_commits_goes_out_in_few_full_batches(database_url: str) -> None:
+    """With a linger, commits that come one after another are published together, each
+    batch counted by the relay's metric; nothing is lost or reordered."""
+    await upgrade_async(database_url)
+    signal = OutboxSignal()
+    engine = create_engine(database_url)
+    sessions = session_factory(engine, signal.after_commit)
+    publisher = RecordingPublisher()
+    relay = OutboxRelay(sessions, publisher, signal, linger_seconds=0.5, poll_seconds=60)
+    before = batch_histogram()
+    await relay.start()
+    try:
+        ids: list[str] = []
+        for _ in range(20):  # each commit wakes the relay
+            ids += await stage(sessions, 1)
+        for _ in range(200):
+            if len(publisher.published) == len(ids):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await relay.stop()
+        await engine.dispose()
+    assert [event_id for _, event_id in publisher.published] == ids
+    assert len(publisher.batches) <= 3, f"batches: {publisher.batches}"
+    after = batch_histogram()
+    assert (after[0] - before[0], after[1] - before[1]) == (len(publisher.batches), 20)
 
 
 @dataclass

@@ -91,6 +91,10 @@ class BackendSettings(BaseSettings):
     log_level: str = "INFO"
     json_logs: bool = False
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # Under a stream of changes the relay publishes at most this often, each batch taking
+    # what gathered meanwhile (fewer, fuller batches); after a quiet spell it publishes
+    # at once. The most it adds to an event's delay.
+    outbox_linger_seconds: float = Field(default=0.005, ge=0, le=1)
     # Readiness: not ready once publishing events has failed for this long (Dapr shape).
     publish_grace_seconds: float = Field(default=10.0, ge=0)
     # A database outage answers 503 with this Retry-After.

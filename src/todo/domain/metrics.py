@@ -21,6 +21,11 @@ OUTBOX_PUBLISH_LAG = Histogram(
     "From the commit of a change to its event being accepted by the bus",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+OUTBOX_BATCH_EVENTS = Histogram(
+    "todo_outbox_batch_events",
+    "Events in each batch the outbox relay published (fuller under load: see its linger)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 REMINDER_LATENESS = Histogram(
     "todo_reminder_lateness_seconds",
     "From a reminder's due time to its notification being recorded",

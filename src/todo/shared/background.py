@@ -4,6 +4,11 @@ The outbox relay and the database scheduler are such loops. The step says how lo
 wait before it runs again; `wake()` cuts the wait short (new work arrived); a step that
 raises is logged and run again after a capped exponential backoff, so a broken
 dependency never ends the loop nor spins it.
+
+`linger_seconds` gathers work under a stream of wakes: a wake that comes sooner than that
+after the last step began waits for the rest of it, so steps run at most that often and
+each takes what gathered meanwhile (a producer's linger). A wake after a quiet spell runs
+the step at once; a step that says "again at once" (0) is never held.
 """
 
 from __future__ import annotations
@@ -49,9 +54,11 @@ class BackgroundLoop:
         *,
         first_backoff_seconds: float = 0.1,
         max_backoff_seconds: float = 5.0,
+        linger_seconds: float = 0.0,
     ) -> None:
         self.name = name
         self._step = step
+        self._linger = linger_seconds
         self._first_backoff = first_backoff_seconds
         self._max_backoff = max_backoff_seconds
         self._wake = asyncio.Event()
@@ -78,8 +85,10 @@ class BackgroundLoop:
 
     async def _run(self) -> None:
         backoff = 0.0
+        clock = asyncio.get_running_loop()
         while True:
             self._wake.clear()
+            started = clock.time()
             try:
                 delay = await self._step()
                 raise_if_cancelled()
@@ -97,3 +106,5 @@ class BackgroundLoop:
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                if (rest := started + self._linger - clock.time()) > 0:
+                    await asyncio.sleep(rest)

@@ -60,3 +60,59 @@ async def test_stop_ends_a_step_that_swallows_its_cancellation() -> None:
     await entered.wait()
     await asyncio.wait_for(loop.stop(), timeout=5)
     assert not loop.running
+
+
+async def test_a_stream_of_wakes_is_gathered_into_one_step_per_linger() -> None:
+    clock = asyncio.get_running_loop()
+    runs: list[float] = []
+
+    async def step() -> float:
+        runs.append(clock.time())
+        return 60.0
+
+    loop = BackgroundLoop("test", step, linger_seconds=0.3)
+    await loop.start()
+    await asyncio.sleep(0)  # the first step, at start
+    for _ in range(10):  # ten wakes within 0.1 s of it
+        loop.wake()
+        await asyncio.sleep(0.01)
+    assert len(runs) == 1, "a wake within the linger ran the step at once"
+    await asyncio.sleep(0.4)
+    assert len(runs) == 2, "the gathered wakes ran one step, when the linger was over"
+    assert runs[1] - runs[0] >= 0.3
+    await loop.stop()
+
+
+async def test_a_wake_after_a_quiet_spell_runs_at_once() -> None:
+    clock = asyncio.get_running_loop()
+    runs: list[float] = []
+
+    async def step() -> float:
+        runs.append(clock.time())
+        return 60.0
+
+    loop = BackgroundLoop("test", step, linger_seconds=0.2)
+    await loop.start()
+    await asyncio.sleep(0.3)  # longer than the linger since the first step
+    woken = clock.time()
+    loop.wake()
+    await asyncio.sleep(0.1)  # less than the linger
+    await loop.stop()
+    assert len(runs) == 2
+    assert runs[1] - woken < 0.1
+
+
+async def test_a_step_that_asks_to_run_again_at_once_is_not_held() -> None:
+    results = iter([0.0, 0.0, 60.0])
+    runs = 0
+
+    async def step() -> float:
+        nonlocal runs
+        runs += 1
+        return next(results, 60.0)
+
+    loop = BackgroundLoop("test", step, linger_seconds=10.0)
+    await loop.start()
+    await asyncio.sleep(0.1)
+    await loop.stop()
+    assert runs == 3
