@@ -25,7 +25,7 @@ from urllib.parse import parse_qs
 
 import asyncpg
 import uvicorn
-from sqlalchemy import bindparam, func, insert
+from sqlalchemy import bindparam, insert
 from sqlalchemy.dialects import postgresql
 
 from todo.backend.models import TASKS
@@ -49,16 +49,11 @@ def _compiled(statement: Any) -> tuple[str, list[str], dict[str, Any]]:
 INSERT_SQL, INSERT_PARAMS, _ = _compiled(
     insert(TASKS).values({column.name: bindparam(column.name) for column in TASKS.c})
 )
-_PAGE = queries._ordered(  # (the same statement the list route runs)
-    queries._filtered(OWNER_ID, queries.TaskQuery(), "postgresql", datetime.now(UTC)).add_columns(
-        func.count().over().label("total"),
-        queries._joined_tags("postgresql"),
-    ),
-    "due",
+# The same statement the list route runs, with its values as parameters.
+PAGE_SQL, PAGE_PARAMS, _PAGE_LITERALS = _compiled(
+    queries.page_statement(queries.TaskQuery(), "postgresql")
 )
-
-
-PAGE_SQL, PAGE_PARAMS, PAGE_BOUND = _compiled(_PAGE.limit(bindparam("limit")).offset(0))
+PAGE_BOUND: dict[str, Any] = {**_PAGE_LITERALS, "owner_id": OWNER_ID, "limit": 25, "offset": 0}
 
 
 def _owner(scope: Scope) -> str:
@@ -120,7 +115,7 @@ class BareApp:
             return
         query = parse_qs(scope.get("query_string", b"").decode())
         limit = int(query.get("limit", ["25"])[0])
-        params = {**PAGE_BOUND, "limit": limit, "owner_id_1": _owner(scope)}
+        params = {**PAGE_BOUND, "limit": limit, "owner_id": _owner(scope)}
         rows = await self.pool.fetch(PAGE_SQL, *[params[p] for p in PAGE_PARAMS])
         data = [{"id": r["id"], "title": r["title"], "tags": r["tags"]} for r in rows]
         await _answer(send, 200, {"data": data, "count": int(rows[0]["total"]) if rows else 0})

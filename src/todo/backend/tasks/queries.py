@@ -422,6 +422,12 @@ def _page_statements(shape: _PageShape) -> tuple[Select[Any], Select[Any]]:
     return page, count
 
 
+def page_statement(query: TaskQuery, dialect: str) -> Select[Any]:
+    """The statement a list of `query` runs (its values as parameters: `owner_id`, `limit`,
+    `offset` and one per filter), as the benchmark's bare baseline runs it too."""
+    return _page_statements(_PageShape.of(query, dialect, len(_search_terms(query.q))))[0]
+
+
 def _counted_apart(dialect: str) -> bool:
     return dialect == "sqlite"
 
