@@ -66,11 +66,20 @@ async def test_the_created_task_is_what_the_table_holds(database: Database, owne
     async with database.reads() as session:
         row = await get_owned(session, owner, created.id)
         stored = to_public(row, (await tags_of(session, [created.id]))[created.id])
-        events = await session.scalar(select(func.count()).select_from(OUTBOX))
+        events = (
+            await session.execute(
+                select(OUTBOX.c.topic, OUTBOX.c.payload, OUTBOX.c.created_at).order_by(OUTBOX.c.seq)
+            )
+        ).all()
     assert created.model_dump() == stored.model_dump()
     assert created.due_at is not None
     assert created.due_at.isoformat() == "2031-03-01T10:00:00.123456+00:00"
-    assert events == 2
+    # The task's own event first, then its owner's refresh: the order they go out in.
+    assert [topic for topic, _, _ in events] == ["task-events", "task-updates"]
+    task_event = events[0].payload
+    assert (task_event["type"], task_event["subject"]) == ("todo.task.created.v1", created.id)
+    assert task_event["data"]["task"]["tags"] == ["home", "money"]
+    assert all(at.tzinfo is not None for _, _, at in events)
 
 
 async def test_a_broken_constraint_is_raised_and_nothing_of_the_create_stays(

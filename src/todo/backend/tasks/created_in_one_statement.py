@@ -81,8 +81,10 @@ def _statement() -> Any:
         f"new_tags AS (INSERT INTO {TASK_TAGS.name} (task_id, tag, owner_id) "
         "SELECT :id, tag, :owner_id FROM unnest(CAST(:tags AS text[])) AS tag) "
         f"INSERT INTO {OUTBOX.name} ({event_columns}) "
-        f"SELECT {event_columns} FROM json_to_recordset(CAST(:events AS json)) "
-        f"AS event({event_record})"
+        f"SELECT {event_columns} FROM ROWS FROM "
+        f"(json_to_recordset(CAST(:events AS json)) AS ({event_record})) "
+        # In the order given: their sequence numbers are the order they are published in.
+        f"WITH ORDINALITY AS event({event_columns}, position) ORDER BY position"
     )
     return text(sql).bindparams(
         *(bindparam(name, type_=TASKS.c[name].type) for name in TASK_COLUMNS),
