@@ -4,6 +4,7 @@ told to refuse: what stays, what is retried, in which order."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,8 +114,10 @@ async def test_a_stream_of_commits_goes_out_in_few_full_batches(database_url: st
     await relay.start()
     try:
         ids: list[str] = []
+        began = time.monotonic()
         for _ in range(20):  # each commit wakes the relay
             ids += await stage(sessions, 1)
+        committing = time.monotonic() - began
         for _ in range(200):
             if len(publisher.published) == len(ids):
                 break
@@ -123,7 +126,10 @@ async def test_a_stream_of_commits_goes_out_in_few_full_batches(database_url: st
         await relay.stop()
         await engine.dispose()
     assert [event_id for _, event_id in publisher.published] == ids
-    assert len(publisher.batches) <= 3, f"batches: {publisher.batches}"
+    # One batch at the first wake, then at most one per linger while commits came (a
+    # slow machine's commits just spread over more lingers), and one for the last ones.
+    most = 2 + int(committing / 0.5)
+    assert len(publisher.batches) <= most, f"batches: {publisher.batches} in {committing:.2f} s"
     after = batch_histogram()
     assert (after[0] - before[0], after[1] - before[1]) == (len(publisher.batches), 20)
 

@@ -36,29 +36,33 @@ class WireCounter:
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(ConnectionError):
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    writer.close()
+    try:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+    finally:
+        writer.close()
 
 
 async def _frontend(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, counter: WireCounter
 ) -> None:
     """Forward the client's bytes, message by message, counting each typed one."""
-    with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-        # The startup message has no type byte: a length, then the rest.
-        (length,) = struct.unpack("!I", await reader.readexactly(4))
-        writer.write(struct.pack("!I", length) + await reader.readexactly(length - 4))
-        while True:
-            header = await reader.readexactly(5)
-            kind, length = header[:1].decode(), struct.unpack("!I", header[1:])[0]
-            body = await reader.readexactly(length - 4)
-            counter.messages[kind] += 1
-            writer.write(header + body)
-            await writer.drain()
-    writer.close()
+    try:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            # The startup message has no type byte: a length, then the rest.
+            (length,) = struct.unpack("!I", await reader.readexactly(4))
+            writer.write(struct.pack("!I", length) + await reader.readexactly(length - 4))
+            while True:
+                header = await reader.readexactly(5)
+                kind, length = header[:1].decode(), struct.unpack("!I", header[1:])[0]
+                body = await reader.readexactly(length - 4)
+                counter.messages[kind] += 1
+                writer.write(header + body)
+                await writer.drain()
+    finally:
+        writer.close()
 
 
 @contextlib.asynccontextmanager
@@ -78,7 +82,11 @@ async def wire_counter(url: str) -> AsyncIterator[tuple[str, WireCounter]]:
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    proxied = target.set(host="127.0.0.1", port=port).update_query_dict({"sslmode": "disable"})
+    proxied = (
+        target.set(host="127.0.0.1", port=port)
+        .difference_update_query(["ssl", "sslmode"])
+        .update_query_dict({"sslmode": "disable"})
+    )
     try:
         yield proxied.render_as_string(hide_password=False), counter
     finally:
