@@ -28,7 +28,7 @@ import ssl
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
@@ -115,8 +115,6 @@ class LocalCluster:
     registry: str  # host:port of the local image registry on 127.0.0.1
     kube_bin: Path  # the directory holding kube-apiserver, kubelet, ... (builds.KUBERNETES)
     pause_image: str
-    # What containerd's CRI service last answered while not ready (quoted on a failure).
-    _cri_answer: str | None = field(default=None, init=False, repr=False)
 
     # ------------------------------------------------------------------ layout
 
@@ -604,14 +602,7 @@ disabled_plugins = [
         """Ready for the kubelet: its CRI service answers too. That service initialises
         after containerd's own API is up (longer the more images it holds), and a kubelet
         started in between exits at once."""
-        if not self._containerd_serves():
-            return False
-        try:
-            cri.runtime_version(self.containerd_socket)
-        except cri.RuntimeNotServing as exc:
-            self._cri_answer = str(exc)  # quoted should containerd never get ready
-            return False
-        return True
+        return self._containerd_serves() and cri.runtime_serves(self.containerd_socket)
 
     def start(self) -> None:
         """Bring every daemon up (leaving those that already run as specified)."""
@@ -629,14 +620,7 @@ disabled_plugins = [
         self._cni_config()
         self.volumes_dir.mkdir(parents=True, exist_ok=True)
         for daemon in self.daemons():
-            try:
-                started = daemon.start()
-            except DaemonFailed as exc:
-                if daemon.name == "containerd" and self._cri_answer:
-                    raise DaemonFailed(
-                        f"{exc}\nits CRI service's last answer: {self._cri_answer}"
-                    ) from exc
-                raise
+            started = daemon.start()
             log(f"{daemon.name}: {'started' if started else 'running'} (log {daemon.log_file})")
 
     # ------------------------------------------------------------------ teardown
