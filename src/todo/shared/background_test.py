@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 
 from todo.shared.background import BackgroundLoop, StepFailed
 
@@ -62,14 +63,19 @@ async def test_stop_ends_a_step_that_swallows_its_cancellation() -> None:
     assert not loop.running
 
 
-async def test_a_stream_of_wakes_is_gathered_into_one_step_per_linger() -> None:
-    clock = asyncio.get_running_loop()
+def recording_step() -> tuple[list[float], Callable[[], Awaitable[float]]]:
+    """A step that notes when it ran (on the event loop's clock) and asks to wait long."""
     runs: list[float] = []
 
     async def step() -> float:
-        runs.append(clock.time())
+        runs.append(asyncio.get_running_loop().time())
         return 60.0
 
+    return runs, step
+
+
+async def test_a_stream_of_wakes_is_gathered_into_one_step_per_linger() -> None:
+    runs, step = recording_step()
     loop = BackgroundLoop("test", step, linger_seconds=0.3)
     await loop.start()
     await asyncio.sleep(0)  # the first step, at start
@@ -85,12 +91,7 @@ async def test_a_stream_of_wakes_is_gathered_into_one_step_per_linger() -> None:
 
 async def test_a_wake_after_a_quiet_spell_runs_at_once() -> None:
     clock = asyncio.get_running_loop()
-    runs: list[float] = []
-
-    async def step() -> float:
-        runs.append(clock.time())
-        return 60.0
-
+    runs, step = recording_step()
     loop = BackgroundLoop("test", step, linger_seconds=0.2)
     await loop.start()
     await asyncio.sleep(0.3)  # longer than the linger since the first step
