@@ -481,11 +481,13 @@ class TaskJson:
 
     title: str
     notes: str
-    priority: Priority
+    # The `Priority` and `TaskStatus` members, serialized as the strings they are: as enums
+    # pydantic reads each one's `.value` (a descriptor call), twice a row of a page.
+    priority: str
     due_at: datetime | None
     time_zone: str
     id: str
-    status: TaskStatus
+    status: str
     tags: list[str]
     reminders: list[ReminderSpec]
     snoozed_until: datetime | None

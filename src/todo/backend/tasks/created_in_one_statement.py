@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from todo.backend.models import TASK_TAGS, TASKS
 from todo.backend.outbox import OUTBOX, event_row, events_written
 from todo.domain.events import CloudEvent
+from todo.shared import driver_statements
 
 # The task's columns a create writes (the others keep their defaults).
 TASK_COLUMNS = (
@@ -105,11 +106,14 @@ async def insert_created(
     """Write `task` (every column of `TASK_COLUMNS`), its `tags` and its `events`; the
     caller commits (which wakes the outbox's relay). Raises what the statement breaks
     (IntegrityError of a unique key) at once, not at the commit."""
-    if not session.in_transaction():
-        # Nothing read or written yet in this unit of work: the one statement is the
-        # whole transaction.
-        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     # Instants go as ISO 8601 with their offset: PostgreSQL reads them back exactly.
     rows = pydantic_core.to_json([event_row(event) for event in events]).decode()
-    await session.execute(STATEMENT, {**task, "tags": list(tags), "events": rows})
+    values = {**task, "tags": list(tags), "events": rows}
+    if session.in_transaction():
+        await session.execute(STATEMENT, values)
+    else:
+        # Nothing read or written yet in this unit of work: the one statement is the
+        # whole transaction, sent by the driver itself (`todo.shared.driver_statements`).
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        await driver_statements.execute(session, STATEMENT, values)
     events_written(session)

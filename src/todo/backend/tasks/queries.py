@@ -7,7 +7,7 @@ and recurrence models) from the column types, and no ORM object is built for a r
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, lru_cache
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    any_,
     bindparam,
     exists,
     func,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from todo.backend.models import TASK_SEARCH_DOCUMENT, TASK_TAGS, TASKS, TaskJson, TaskPublic
@@ -34,6 +36,7 @@ from todo.domain.events import ReminderSpec, TaskSnapshot
 from todo.domain.recurrence import RecurrenceRule, describe, format_rrule
 from todo.domain.reminders import fire_times, next_fire_time
 from todo.domain.tasks import Priority, TaskStatus
+from todo.shared import driver_statements
 from todo.shared.db import dialect_name
 
 SortKey = Literal["due", "-due", "priority", "-priority", "created", "-created", "title", "-title"]
@@ -244,13 +247,33 @@ def _one_with_tags(dialect: str) -> Select[Any]:
 
 async def get_public(session: AsyncSession, owner_id: str, task_id: str) -> TaskPublic:
     """The caller's task with its tags, in one query."""
-    statement = _one_with_tags(dialect_name(session))
-    row = (
-        await session.execute(statement, {"task_id": task_id, "owner_id": owner_id})
-    ).one_or_none()
-    if row is None:
-        raise NotFound("task", task_id)
-    return to_public(row, sorted(row.tags.split(",")) if row.tags else [])
+    dialect = dialect_name(session)
+    statement = _one_with_tags(dialect)
+    values = {"task_id": task_id, "owner_id": owner_id}
+    if dialect == "postgresql":
+        compiled, rows = await driver_statements.fetch(session, statement, values)
+        if not rows:
+            raise NotFound("task", task_id)
+        task, joined = _stored_with_tags(compiled.keys)(rows[0])
+    else:
+        row = (await session.execute(statement, values)).one_or_none()
+        if row is None:
+            raise NotFound("task", task_id)
+        task, joined = row, row.tags
+    return to_public(task, sorted(joined.split(",")) if joined else [])
+
+
+@cache
+def _stored_with_tags(keys: tuple[str, ...]) -> Callable[[Sequence[Any]], tuple[StoredTask, str]]:
+    """A row of `keys` (a task's columns and its comma-joined `tags`, in any order) as the
+    `StoredTask` and the tags it holds."""
+    stored = itemgetter(*(keys.index(name) for name in StoredTask._fields))
+    tags_at = keys.index("tags")
+
+    def split(row: Sequence[Any]) -> tuple[StoredTask, str]:
+        return StoredTask._make(stored(row)), row[tags_at]
+
+    return split
 
 
 async def load_snapshot(session: AsyncSession, task_id: str) -> TaskSnapshot | None:
@@ -319,7 +342,12 @@ def _filtered(shape: _PageShape) -> Select[Any]:
     if shape.status:
         stmt = stmt.where(TASKS.c.status == bindparam("status"))
     if shape.priorities:
-        stmt = stmt.where(TASKS.c.priority.in_(bindparam("priorities", expanding=True)))
+        if shape.dialect == "postgresql":
+            # One array parameter: one statement text for any number of priorities.
+            wanted = bindparam("priorities", type_=ARRAY(String))
+            stmt = stmt.where(TASKS.c.priority == any_(wanted))
+        else:
+            stmt = stmt.where(TASKS.c.priority.in_(bindparam("priorities", expanding=True)))
     for i in range(shape.tags):
         stmt = stmt.where(
             exists().where(
@@ -355,7 +383,7 @@ def _parameters(
     if query.status is not None:
         values["status"] = query.status
     if query.priority:
-        values["priorities"] = list(query.priority)
+        values["priorities"] = [priority.value for priority in query.priority]
     for i, tag in enumerate(_distinct_tags(query)):
         values[f"tag_{i}"] = tag
     if query.due_after is not None:
@@ -446,21 +474,24 @@ async def list_tasks(
     terms = _search_terms(query.q)
     page, count = _page_statements(_PageShape.of(query, dialect, len(terms)))
     values = _parameters(owner_id, query, dialect, terms, now)
-    result = await session.execute(page, values)
-    keys = list(result.keys())
-    rows = result.all()
+    rows: Sequence[Sequence[Any]]
+    if dialect == "postgresql":
+        compiled, rows = await driver_statements.fetch(session, page, values)
+        keys = compiled.keys
+    else:
+        result = await session.execute(page, values)
+        keys = tuple(result.keys())
+        rows = result.all()
     if query.offset == 0 and len(rows) < query.limit:
         total = len(rows)
     elif rows and not _counted_apart(dialect):
-        total = int(rows[0].total)
+        total = int(rows[0][keys.index("total")])
     else:
         # Counted apart (SQLite), or a page past the end with no row to carry the total.
         total = int(await session.scalar(count, values) or 0)
-    stored = itemgetter(*(keys.index(name) for name in StoredTask._fields))
-    tags_at = keys.index("tags")
+    split = _stored_with_tags(keys)
     records = []
     for row in rows:
-        joined = row[tags_at]
-        task = StoredTask._make(stored(row))
+        task, joined = split(row)
         records.append(public_record(task, sorted(joined.split(",")) if joined else [], now))
     return records, total
