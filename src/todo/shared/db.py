@@ -48,6 +48,12 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return in_utc(value)
 
+    def driver_result_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        # asyncpg hands timestamptz values back aware and in UTC already: nothing to do.
+        if dialect.driver == "asyncpg":
+            return None
+        return self.result_processor(dialect, None)
+
 
 def in_utc(instant: datetime | None) -> datetime | None:
     """An instant as a `UTCDateTime` column hands it back: aware, in UTC (SQLite's naive
@@ -79,6 +85,7 @@ class StrEnumType(TypeDecorator[E], Generic[E]):
         # A member found by its value in a dict: calling the enum class to look it up runs
         # EnumType.__call__ and __new__, a few hundred times per page of tasks.
         self._members: dict[str, E] = {member.value: member for member in enum}
+        self._lookup = _Members(enum)
 
     def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
         return None if value is None else self.enum(value).value
@@ -89,6 +96,22 @@ class StrEnumType(TypeDecorator[E], Generic[E]):
         member = self._members.get(value)
         # A value no member has is refused as before (ValueError naming it).
         return member if member is not None else self.enum(value)
+
+    def driver_result_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        # One lookup in C for a stored value, the only kind there is in practice.
+        return self._lookup.__getitem__
+
+
+class _Members(dict[Any, Any]):
+    """An enum's members by value; None for None, and the enum's own ValueError for a
+    value no member has."""
+
+    def __init__(self, enum: type[StrEnum]) -> None:
+        super().__init__({member.value: member for member in enum})
+        self.enum = enum
+
+    def __missing__(self, value: Any) -> Any:
+        return None if value is None else self.enum(value)
 
 
 @cache
@@ -114,6 +137,17 @@ class JSONModel(TypeDecorator[Any]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else _adapter(self.annotation).validate_python(value)
+
+    def driver_result_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        # The driver decodes JSON itself (the codec SQLAlchemy's dialect installs).
+        if dialect.driver != "asyncpg":
+            return self.result_processor(dialect, None)
+        validate = _adapter(self.annotation).validate_python
+
+        def read(value: Any) -> Any:
+            return None if value is None else validate(value)
+
+        return read
 
 
 # Execution options of a write whose result nobody reads: on SQLite's writer it goes to

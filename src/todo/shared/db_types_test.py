@@ -8,9 +8,11 @@ from enum import StrEnum
 
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 
+from todo.domain.events import ReminderKind, ReminderSpec
 from todo.domain.tasks import Priority, TaskStatus
-from todo.shared.db import StrEnumType, UTCDateTime, in_utc
+from todo.shared.db import JSONModel, StrEnumType, UTCDateTime, in_utc
 
 PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 SQLITE = sqlite.dialect()
@@ -65,3 +67,37 @@ def test_an_enum_column_reads_members_and_refuses_unknown_values(enum: type[StrE
     assert column.process_result_value(None, PG) is None
     with pytest.raises(ValueError, match="'urgent-ish' is not a valid"):
         column.process_result_value("urgent-ish", PG)
+
+
+ASYNCPG = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
+
+
+@pytest.mark.parametrize("enum", [TaskStatus, Priority])
+def test_an_enum_read_from_the_driver_is_the_same_member_or_the_same_refusal(
+    enum: type[StrEnum],
+) -> None:
+    read = StrEnumType(enum).driver_result_processor(ASYNCPG)
+    assert read is not None
+    for member in enum:
+        assert read(member.value) is member
+    assert read(None) is None
+    with pytest.raises(ValueError, match="'urgent-ish' is not a valid"):
+        read("urgent-ish")
+
+
+def test_an_instant_from_asyncpg_needs_nothing_and_one_from_sqlite_its_zone() -> None:
+    assert UTCDateTime().driver_result_processor(ASYNCPG) is None
+    read = UTCDateTime().driver_result_processor(SQLITE)
+    assert read is not None
+    assert read(datetime(2031, 1, 2, 9, 30)) == datetime(2031, 1, 2, 9, 30, tzinfo=UTC)
+
+
+def test_a_json_model_from_the_driver_is_validated_into_its_type() -> None:
+    read = JSONModel(list[ReminderSpec]).driver_result_processor(ASYNCPG)
+    assert read is not None
+    assert read([{"kind": "before_due", "minutes_before": 5}]) == [
+        ReminderSpec(kind=ReminderKind.BEFORE_DUE, minutes_before=5)
+    ]
+    assert read(None) is None
+    with pytest.raises(ValueError, match="kind"):
+        read([{"minutes_before": 5}])
