@@ -49,9 +49,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return in_utc(value)
 
     def driver_result_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
-        # asyncpg hands timestamptz values back aware and in UTC already: nothing to do.
+        # asyncpg hands timestamptz values back aware and in UTC (one check each), except
+        # at the ends of the range: the largest instant comes back naive (datetime.max).
         if dialect.driver == "asyncpg":
-            return None
+            return in_utc
         return self.result_processor(dialect, None)
 
 

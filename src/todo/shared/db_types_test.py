@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
+from typing import Any
 
 import pytest
 from sqlalchemy.dialects import postgresql, sqlite
@@ -85,11 +86,15 @@ def test_an_enum_read_from_the_driver_is_the_same_member_or_the_same_refusal(
         read("urgent-ish")
 
 
-def test_an_instant_from_asyncpg_needs_nothing_and_one_from_sqlite_its_zone() -> None:
-    assert UTCDateTime().driver_result_processor(ASYNCPG) is None
-    read = UTCDateTime().driver_result_processor(SQLITE)
+@pytest.mark.parametrize("dialect", [ASYNCPG, SQLITE], ids=["asyncpg", "sqlite"])
+def test_an_instant_from_the_driver_comes_back_aware_and_in_utc(dialect: Any) -> None:
+    read = UTCDateTime().driver_result_processor(dialect)
     assert read is not None
-    assert read(datetime(2031, 1, 2, 9, 30)) == datetime(2031, 1, 2, 9, 30, tzinfo=UTC)
+    aware = datetime(2031, 1, 2, 9, 30, tzinfo=UTC)
+    assert read(aware) == aware
+    # asyncpg hands the largest instant back naive (datetime.max), SQLite every one.
+    assert read(datetime.max) == datetime.max.replace(tzinfo=UTC)
+    assert read(None) is None
 
 
 def test_a_json_model_from_the_driver_is_validated_into_its_type() -> None:

@@ -11,9 +11,8 @@ Values still pass through the columns' own types: the parameters through each on
 `bind_processor`, the columns of a row through its `result_processor`, the public hooks
 SQLAlchemy itself runs, so a row reads the same either way (`driver_statements_test`).
 A type of our own may say more directly what the driver's value needs, with a
-`driver_result_processor(dialect)` (`todo.shared.db`): asyncpg's instants are in UTC
-already, and an enum member is one dict lookup; a page of 200 tasks has 2,000 such
-values.
+`driver_result_processor(dialect)` (`todo.shared.db`): an instant from asyncpg is one
+check, an enum member one dict lookup; a page of 200 tasks has 2,000 such values.
 
 Only in autocommit mode (reads, and a write that is a whole transaction by itself): the
 driver adapter opens a transaction lazily, with the first statement that goes through
