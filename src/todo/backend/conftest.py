@@ -13,8 +13,11 @@ import pytest
 from fastapi import FastAPI
 
 from todo.backend.app import create_app
+from todo.backend.migrate import upgrade_async
+from todo.backend.models import User
 from todo.backend.settings import BackendSettings
 from todo.devstack.postgres import create_database, drop_database
+from todo.shared.db import Database, open_database
 
 
 def postgres_admin_url() -> str | None:
@@ -97,3 +100,24 @@ async def alice(client: httpx.AsyncClient) -> dict[str, str]:
 @pytest.fixture
 async def bob(client: httpx.AsyncClient) -> dict[str, str]:
     return await signup(client, "bob@example.com")
+
+
+# A migrated database of its own (no app), and an account in it: for tests of the
+# database code itself (create_task_test, driver_statements_test).
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    await upgrade_async(database_url)
+    database = open_database(database_url)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+async def owner(database: Database) -> str:
+    async with database.writes() as session:
+        user = User(email="owner@example.com")
+        session.add(user)
+        await session.commit()
+        return user.id

@@ -5,7 +5,6 @@ to the writer connection's thread; on PostgreSQL one round trip to the server.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,25 +19,6 @@ from todo.backend.tasks.commands import create_task
 from todo.backend.tasks.queries import get_owned, tags_of, to_public
 from todo.shared.db import Database, open_database
 from todo.shared.sqlite_driver_test import counting_trips
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    await upgrade_async(database_url)
-    database = open_database(database_url)
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
-
-@pytest.fixture
-async def owner(database: Database) -> str:
-    async with database.writes() as session:
-        user = User(email="owner@example.com")
-        session.add(user)
-        await session.commit()
-        return user.id
 
 
 def new_task(**extra: Any) -> TaskCreate:

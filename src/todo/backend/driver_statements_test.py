@@ -5,7 +5,6 @@ against a real PostgreSQL server, on the tables of the app."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,34 +15,16 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 
 from todo.backend.create_task_test import new_task
-from todo.backend.migrate import upgrade_async
-from todo.backend.models import TASKS, User
+from todo.backend.models import TASKS
 from todo.backend.tasks.commands import create_task, set_status
 from todo.backend.tasks.queries import TaskQuery, _one_with_tags, page_statement
 from todo.domain.tasks import Priority
 from todo.shared import driver_statements
-from todo.shared.db import Database, open_database
+from todo.shared.db import Database
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def database(postgres_url: str) -> AsyncIterator[Database]:
-    await upgrade_async(postgres_url)
-    database = open_database(postgres_url, max_connections=4)
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
-
-@pytest.fixture
-async def owner(database: Database) -> str:
-    async with database.writes() as session:
-        user = User(email="owner@example.com")
-        session.add(user)
-        await session.commit()
-        return user.id
+# The fixtures `database` and `owner` (conftest), on PostgreSQL only.
+ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 async def seed(database: Database, owner: str) -> list[str]:
@@ -72,6 +53,7 @@ async def both_ways(
     return by_sqlalchemy, [tuple(row) for row in rows]
 
 
+@ON_POSTGRESQL
 async def test_rows_read_by_the_driver_are_the_rows_sqlalchemy_reads(
     database: Database, owner: str
 ) -> None:
@@ -107,6 +89,7 @@ async def test_rows_read_by_the_driver_are_the_rows_sqlalchemy_reads(
         assert got == expected, query
 
 
+@ON_POSTGRESQL
 async def test_a_session_with_a_transaction_open_is_refused(database: Database) -> None:
     async with database.writes() as session:
         await session.execute(select(1))  # the adapter has begun its transaction
@@ -120,6 +103,7 @@ def test_a_parameter_expanded_per_call_is_refused() -> None:
         driver_statements.DriverStatement(statement, postgresql.dialect())  # type: ignore[no-untyped-call]
 
 
+@ON_POSTGRESQL
 async def test_a_refused_statement_raises_what_sqlalchemy_raises(database: Database) -> None:
     async with database.reads() as session:
         with pytest.raises(DBAPIError) as raised:
@@ -161,23 +145,25 @@ async def read_now(database: Database) -> None:
         await driver_statements.fetch(session, select(func.now(), func.pg_sleep(0.05)), {})
 
 
+@ON_POSTGRESQL
 async def test_after_the_server_drops_every_connection_one_read_fails_and_the_rest_reconnect(
-    database: Database, postgres_url: str
+    database: Database, database_url: str
 ) -> None:
     await asyncio.gather(*(read_now(database) for _ in range(4)))  # four pooled connections
-    pooled = await backend_pids(postgres_url)
+    pooled = await backend_pids(database_url)
     assert len(pooled) == 4
-    await terminate(postgres_url, pooled)
+    await terminate(database_url, pooled)
     with pytest.raises(DBAPIError) as raised:
         await read_now(database)
     assert raised.value.connection_invalidated
     # Every older connection of the pool is replaced as it is next taken, not used.
     await asyncio.gather(*(read_now(database) for _ in range(4)))
-    assert not (await backend_pids(postgres_url)) & pooled
+    assert not (await backend_pids(database_url)) & pooled
 
 
+@ON_POSTGRESQL
 async def test_a_read_cancelled_halfway_leaves_no_connection_behind(
-    database: Database, postgres_url: str
+    database: Database, database_url: str
 ) -> None:
     async def slow_read() -> None:
         async with database.reads() as session:
@@ -187,7 +173,7 @@ async def test_a_read_cancelled_halfway_leaves_no_connection_behind(
     sleeping: set[int] = set()
     for _ in range(100):
         await asyncio.sleep(0.05)
-        if sleeping := await backend_pids(postgres_url, running="pg_sleep"):
+        if sleeping := await backend_pids(database_url, running="pg_sleep"):
             break
     assert len(sleeping) == 1, "the slow read never started"
     reading.cancel()
@@ -195,8 +181,8 @@ async def test_a_read_cancelled_halfway_leaves_no_connection_behind(
         await reading
     # Its connection was closed, not pooled mid-statement: its server process ends.
     for _ in range(100):
-        if not await backend_pids(postgres_url) & sleeping:
+        if not await backend_pids(database_url) & sleeping:
             break
         await asyncio.sleep(0.05)
-    assert not await backend_pids(postgres_url) & sleeping
+    assert not await backend_pids(database_url) & sleeping
     await read_now(database)  # and the pool serves on
