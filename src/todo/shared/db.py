@@ -85,22 +85,19 @@ class StrEnumType(TypeDecorator[E], Generic[E]):
         self.enum = enum
         # A member found by its value in a dict: calling the enum class to look it up runs
         # EnumType.__call__ and __new__, a few hundred times per page of tasks.
-        self._members: dict[str, E] = {member.value: member for member in enum}
-        self._lookup = _Members(enum)
+        self._members = _Members(enum)
 
     def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
         return None if value is None else self.enum(value).value
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
-        if value is None:
-            return None
-        member = self._members.get(value)
         # A value no member has is refused as before (ValueError naming it).
-        return member if member is not None else self.enum(value)
+        member: E | None = self._members[value]
+        return member
 
     def driver_result_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         # One lookup in C for a stored value, the only kind there is in practice.
-        return self._lookup.__getitem__
+        return self._members.__getitem__
 
 
 class _Members(dict[Any, Any]):
